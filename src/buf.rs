@@ -1,0 +1,123 @@
+//! The connection's read buffer: bytes received but not yet used, with a hard cap on how much it
+//! will hold. Bytes past the current request (a pipelined next request) stay here for the next
+//! round of the connection loop.
+
+use std::io::{self, Read};
+
+/// Initial size of a connection's buffer; it grows, up to the cap given to `fill`, only when a
+/// request head needs more.
+pub const INITIAL_BUF_BYTES: usize = 4 * 1024;
+
+/// A window `start..end` of received bytes inside a reusable allocation.
+#[derive(Debug)]
+pub struct ReadBuf {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Default for ReadBuf {
+    fn default() -> Self {
+        ReadBuf::new()
+    }
+}
+
+impl ReadBuf {
+    pub fn new() -> ReadBuf {
+        ReadBuf {
+            data: Vec::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The bytes received and not yet consumed.
+    pub fn filled(&self) -> &[u8] {
+        self.data.get(self.start..self.end).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Marks the first `n` bytes as used.
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads once from `r`, appending to the buffer, which never grows past `cap` bytes held.
+    /// Returns the number of bytes read (0 at end of stream, or when the buffer is full).
+    ///
+    /// # Errors
+    /// The read's error, unchanged (a timeout shows as `WouldBlock` or `TimedOut`).
+    pub fn fill<R: Read>(&mut self, r: &mut R, cap: usize) -> io::Result<usize> {
+        if self.len() >= cap {
+            return Ok(0);
+        }
+        if self.start > 0 && self.end == self.data.len() {
+            // Move the unread bytes to the front before growing.
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.data.len() {
+            let want = (self.data.len() * 2).clamp(INITIAL_BUF_BYTES, cap.max(INITIAL_BUF_BYTES));
+            self.data.resize(want, 0);
+        }
+        let room = (cap - self.len()).min(self.data.len() - self.end);
+        let spare = self
+            .data
+            .get_mut(self.end..self.end + room)
+            .unwrap_or_default();
+        let n = r.read(spare)?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Gives back memory held by an empty buffer that grew past its initial size, so that idle
+    /// connections stay small.
+    pub fn shrink_if_idle(&mut self) {
+        if self.is_empty() && self.data.len() > INITIAL_BUF_BYTES {
+            self.data = Vec::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_unconsumed_bytes_across_fills() {
+        let mut b = ReadBuf::new();
+        let mut src: &[u8] = b"hello world";
+        assert_eq!(b.fill(&mut src, 64).unwrap(), 11);
+        b.consume(6);
+        assert_eq!(b.filled(), b"world");
+        let mut more: &[u8] = b"!";
+        b.fill(&mut more, 64).unwrap();
+        assert_eq!(b.filled(), b"world!");
+        b.consume(100);
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn never_holds_more_than_the_cap() {
+        let mut b = ReadBuf::new();
+        let big = vec![7u8; 100_000];
+        let mut src: &[u8] = &big;
+        while b.fill(&mut src, 10_000).unwrap() > 0 {}
+        assert_eq!(b.len(), 10_000);
+        b.consume(9_999);
+        while b.fill(&mut src, 10_000).unwrap() > 0 {}
+        assert_eq!(b.len(), 10_000);
+    }
+}

@@ -1,0 +1,405 @@
+//! Runs one connection: read a head, check it, route it, write the answer, decide whether to
+//! keep the connection, and go round again with whatever bytes are left over (pipelining).
+//!
+//! It also keeps the pool fair. A worker waits on a connection only in short slices while other
+//! connections are queued for a worker; when a slice passes with no complete request, the
+//! connection goes to the back of the pool's queue and the worker takes the next one. So
+//! connections outnumbering workers are all served, and idle or slow clients cannot pin workers.
+//!
+//! Out of scope: accepting and admission (`server.rs`), parsing (`http/parse.rs`), framing of
+//! bodies (`http/body.rs`), and what each route does (`router.rs`, `handlers.rs`).
+
+use crate::buf::ReadBuf;
+use crate::config::MAX_DRAIN_BYTES;
+use crate::encoding;
+use crate::error::Error;
+use crate::http::body::{self, BodyReader, Framing};
+use crate::http::date::{format_http_date, unix_seconds};
+use crate::http::parse::{parse_head, Head, Limits, Parsed};
+use crate::http::response::{write_response, Response, WriteOptions};
+use crate::http::{escape_for_log, Method, Status, Version};
+use crate::router;
+use crate::server::Shared;
+use std::io::{self, Read};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// While other connections wait for a worker, the longest a worker waits for bytes on one
+/// connection before it puts that connection back in the queue.
+pub const YIELD_SLICE: Duration = Duration::from_millis(2);
+/// While no connection waits, a worker waiting on an idle connection still looks at the queue
+/// this often, so that a newcomer is picked up quickly.
+pub const QUEUE_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+/// After an answer that leaves request bytes unread, the server stops sending and reads (and
+/// drops) what the client still sends for at most this long before it closes, so that the
+/// client sees the answer rather than a reset (RFC 9112 §9.6).
+pub const LINGER_TIMEOUT: Duration = Duration::from_millis(500);
+/// The most bytes read while lingering.
+pub const MAX_LINGER_BYTES: u64 = 1024 * 1024;
+
+/// One accepted connection and everything it keeps between requests.
+pub struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    buf: ReadBuf,
+    scratch: Vec<u8>,
+    /// When an idle connection is closed.
+    idle_deadline: Instant,
+    /// When the head now arriving must be complete, once its first byte is in.
+    head_deadline: Option<Instant>,
+    /// The read timeout currently set on the socket, to avoid needless system calls.
+    read_timeout: Option<Duration>,
+    requests: u64,
+    shared: Arc<Shared>,
+}
+
+/// What waiting for a request head came to.
+enum Next {
+    Request(Head),
+    /// Put the connection back in the queue and serve another.
+    Yield,
+    /// Close without an answer (client gone, or idle too long).
+    Close,
+}
+
+impl Conn {
+    /// Prepares an accepted stream. The caller has already counted it in `in_flight`; dropping
+    /// the `Conn` uncounts it.
+    pub fn new(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Conn {
+        // Small answers must not wait for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_write_timeout(Some(shared.config.write_timeout));
+        Conn {
+            stream,
+            peer,
+            buf: ReadBuf::new(),
+            scratch: Vec::new(),
+            idle_deadline: Instant::now() + shared.config.idle_timeout,
+            head_deadline: None,
+            read_timeout: None,
+            requests: 0,
+            shared,
+        }
+    }
+
+    /// Serves requests until the connection closes or should give its worker back. In that case
+    /// it queues itself again on the pool.
+    pub fn run(mut self) {
+        loop {
+            match self.next_request() {
+                Next::Request(head) => {
+                    if !self.serve(head) {
+                        return self.close();
+                    }
+                }
+                Next::Yield => {
+                    let shared = Arc::clone(&self.shared);
+                    shared.pool.execute(move || self.run());
+                    return;
+                }
+                Next::Close => return self.close(),
+            }
+        }
+    }
+
+    fn close(self) {
+        if self.requests > 0 || !self.shared.log.quiet {
+            self.shared.log.access(format_args!(
+                "{} closed after {} request(s)",
+                self.peer, self.requests
+            ));
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        let c = &self.shared.config;
+        Limits {
+            max_head_bytes: c.max_head_bytes,
+            max_request_line_bytes: c.max_request_line_bytes,
+            max_headers: c.max_headers,
+        }
+    }
+
+    /// Reads until a whole head is buffered, honouring the idle and head deadlines, and yielding
+    /// the worker when others wait.
+    fn next_request(&mut self) -> Next {
+        let limits = self.limits();
+        let mut scanned = 0;
+        loop {
+            if !self.buf.is_empty() {
+                match parse_head(self.buf.filled(), &limits, &mut scanned) {
+                    Ok(Parsed::Complete(len, head)) => {
+                        self.buf.consume(len);
+                        self.head_deadline = None;
+                        return Next::Request(head);
+                    }
+                    Ok(Parsed::Partial) => {}
+                    Err(e) => {
+                        self.answer_error(None, Error::from(e));
+                        return Next::Close;
+                    }
+                }
+                if self.head_deadline.is_none() {
+                    self.head_deadline = Some(Instant::now() + self.shared.config.header_timeout);
+                }
+            }
+            if self.shared.is_shutting_down() {
+                return Next::Close;
+            }
+            let now = Instant::now();
+            let deadline = self.head_deadline.unwrap_or(self.idle_deadline);
+            let Some(left) = deadline
+                .checked_duration_since(now)
+                .filter(|d| !d.is_zero())
+            else {
+                if self.head_deadline.is_some() {
+                    self.answer_error(None, Error::Timeout);
+                }
+                return Next::Close;
+            };
+            let others_waiting = self.shared.pool.queued_count() > 0;
+            let slice = if others_waiting {
+                YIELD_SLICE
+            } else {
+                QUEUE_CHECK_INTERVAL
+            };
+            self.set_read_timeout(left.min(slice));
+            let cap = limits.max_head_bytes + 1;
+            match self.buf.fill(&mut self.stream, cap) {
+                Ok(0) => return Next::Close,
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => {
+                    if self.shared.pool.queued_count() > 0 {
+                        return Next::Yield;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Next::Close,
+            }
+        }
+    }
+
+    fn set_read_timeout(&mut self, d: Duration) {
+        if self.read_timeout != Some(d) {
+            self.read_timeout = Some(d);
+            let _ = self.stream.set_read_timeout(Some(d));
+        }
+    }
+
+    /// Answers one request. Returns whether the connection stays open.
+    fn serve(&mut self, head: Head) -> bool {
+        let started = Instant::now();
+        self.requests += 1;
+        let (framing, expect_continue) = match check_head(&head) {
+            Ok(v) => v,
+            Err(e) => {
+                self.answer_error(Some(&head), e);
+                return false;
+            }
+        };
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
+        self.set_read_timeout(config.body_read_timeout);
+        let mut body = BodyReader::new(
+            &mut self.buf,
+            &mut self.stream,
+            framing,
+            expect_continue,
+            config.max_head_bytes + 1,
+            config.max_head_bytes,
+        );
+        // A panic is a bug, but it must cost only this request: answer 500 and close.
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            router::dispatch(config, &head, &mut body)
+        }));
+        let (mut resp, mut keep_alive) = match outcome {
+            Ok(Ok(resp)) => (resp, true),
+            Ok(Err(e)) if !e.can_answer() => {
+                self.log_request(&head, e.status(), 0, started);
+                return false;
+            }
+            Ok(Err(e)) => (error_response(&e), !e.closes_connection()),
+            Err(_) => {
+                shared.log.info(format_args!(
+                    "{} panic while handling a request; answered 500",
+                    self.peer
+                ));
+                let e = Error::Io(io::Error::other("panic"));
+                (error_response(&e), false)
+            }
+        };
+        keep_alive = keep_alive && wants_keep_alive(&head) && !shared.is_shutting_down();
+        // The next request starts after this body: read the rest of a short one, else close.
+        let body_done = if keep_alive {
+            body.discard_rest(MAX_DRAIN_BYTES)
+        } else {
+            body.is_finished()
+        };
+        keep_alive = keep_alive && body_done;
+
+        if let Err(e) = encoding::negotiate(&mut resp, encoding::wants_gzip(&head.headers)) {
+            resp = error_response(&Error::Io(e));
+        }
+        let status = resp.status;
+        let date = config
+            .send_date
+            .then(|| format_http_date(unix_seconds(SystemTime::now())));
+        let opts = WriteOptions {
+            head_only: head.method == Method::Head,
+            version: head.version,
+            keep_alive,
+            date: date.as_deref(),
+        };
+        let written = write_response(&mut self.stream, &mut self.scratch, resp, &opts);
+        let (sent, still_open) = written.unwrap_or((0, false));
+        self.log_request(&head, status, sent, started);
+        if !still_open {
+            if !body_done {
+                self.linger();
+            }
+            return false;
+        }
+        self.idle_deadline = Instant::now() + config.idle_timeout;
+        self.buf.shrink_if_idle();
+        true
+    }
+
+    /// Writes the answer for an error that happened before or instead of routing.
+    /// The connection closes after it.
+    fn answer_error(&mut self, head: Option<&Head>, e: Error) {
+        let started = Instant::now();
+        let status = e.status();
+        let opts = WriteOptions {
+            head_only: head.is_some_and(|h| h.method == Method::Head),
+            version: head.map_or(Version::Http11, |h| h.version),
+            keep_alive: false,
+            date: None,
+        };
+        let sent = write_response(
+            &mut self.stream,
+            &mut self.scratch,
+            error_response(&e),
+            &opts,
+        )
+        .map_or(0, |(n, _)| n);
+        match head {
+            Some(h) => self.log_request(h, status, sent, started),
+            None => self.shared.log.access(format_args!(
+                "{} - - {} {} ({})",
+                self.peer,
+                status.0,
+                sent,
+                e.message()
+            )),
+        }
+        self.linger();
+    }
+
+    /// Stops sending and reads what the client still sends, for a short while, so that closing
+    /// with unread data does not reset the connection before the client reads our answer.
+    fn linger(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        let _ = self.stream.set_read_timeout(Some(LINGER_TIMEOUT));
+        let deadline = Instant::now() + LINGER_TIMEOUT;
+        let mut sink = [0u8; 8192];
+        let mut total = 0u64;
+        while Instant::now() < deadline && total < MAX_LINGER_BYTES {
+            match self.stream.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n as u64,
+            }
+        }
+    }
+
+    fn log_request(&self, head: &Head, status: Status, sent: u64, started: Instant) {
+        if self.shared.log.quiet {
+            return;
+        }
+        let mut target = String::new();
+        escape_for_log(head.target(), &mut target);
+        let mut method = String::new();
+        escape_for_log(head.method_token(), &mut method);
+        self.shared.log.access(format_args!(
+            "{} \"{method} {target}\" {} {sent}B {:.3}ms",
+            self.peer,
+            status.0,
+            started.elapsed().as_secs_f64() * 1000.0
+        ));
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The checks on a head that routing does not make: Host (RFC 9112 §3.2), body framing, and
+/// Expect (RFC 9110 §10.1.1). Returns the framing and whether the client awaits 100 Continue.
+fn check_head(head: &Head) -> Result<(Framing, bool), Error> {
+    if head.version == Version::Http11 {
+        let mut hosts = head.headers.get_all("host");
+        match (hosts.next(), hosts.next()) {
+            (Some(host), None) if is_valid_host(host) => {}
+            (Some(_), None) => return Err(Error::BadRequest("invalid Host")),
+            (None, _) => return Err(Error::BadRequest("missing Host")),
+            (Some(_), Some(_)) => return Err(Error::BadRequest("more than one Host")),
+        }
+    }
+    let framing = body::framing(head)?;
+    // An HTTP/1.0 client cannot expect 100 Continue; the field is ignored there.
+    let mut expect_continue = false;
+    if head.version == Version::Http11 && head.headers.get("expect").is_some() {
+        for e in head.headers.list("expect") {
+            if !e.eq_ignore_ascii_case(b"100-continue") {
+                return Err(Error::ExpectationFailed);
+            }
+            expect_continue = true;
+        }
+    }
+    Ok((framing, expect_continue))
+}
+
+/// uri-host [ ":" port ] in the characters RFC 3986 allows (reg-name, IP literals, IPv4).
+fn is_valid_host(host: &[u8]) -> bool {
+    host.iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b))
+}
+
+/// HTTP/1.1 persists unless the client says close; HTTP/1.0 only if it says keep-alive
+/// (RFC 9112 §9.3).
+fn wants_keep_alive(head: &Head) -> bool {
+    let close = head.headers.has_token("connection", "close");
+    match head.version {
+        Version::Http11 => !close,
+        Version::Http10 => !close && head.headers.has_token("connection", "keep-alive"),
+    }
+}
+
+/// The answer for an error: a one-line text body (empty for 404), plus the headers the status
+/// calls for.
+pub fn error_response(e: &Error) -> Response {
+    let status = e.status();
+    let resp = if status == Status::NOT_FOUND {
+        Response::new(status)
+    } else {
+        Response::text(status, format!("{}\n", e.message()))
+    };
+    match e {
+        Error::MethodNotAllowed(allow) => resp.header("Allow", *allow),
+        Error::RangeNotSatisfiable { len } => {
+            resp.header("Content-Range", format!("bytes */{len}"))
+        }
+        _ => resp,
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}

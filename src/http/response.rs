@@ -1,0 +1,354 @@
+//! The `Response` value and how it goes on the wire: status line, headers, and the body with
+//! exactly one framing (Content-Length, chunked, or none for 1xx/204/304 and HEAD).
+//!
+//! Out of scope: choosing the status and headers (handlers), compression choice (`encoding.rs`),
+//! keep-alive policy (`conn.rs`, which passes its decision in `WriteOptions`).
+
+use super::{Status, Version};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, Read, Write};
+
+/// Bodies up to this size are sent in the same `write` as the head.
+const MAX_COALESCED_BODY_BYTES: usize = 16 * 1024;
+
+/// What follows the head.
+#[derive(Debug)]
+pub enum Body {
+    Empty,
+    Bytes(Vec<u8>),
+    Static(&'static [u8]),
+    /// `len` bytes of `file` from `offset` (streamed, never held in memory).
+    File {
+        file: File,
+        offset: u64,
+        len: u64,
+    },
+    /// A whole file, gzipped as it streams, in chunked coding (HTTP/1.1 only).
+    GzipFile {
+        file: File,
+        level: u32,
+    },
+}
+
+/// A response about to be written.
+#[derive(Debug)]
+pub struct Response {
+    pub status: Status,
+    /// Header fields other than the framing ones (Content-Length, Transfer-Encoding,
+    /// Connection, Date), which the writer adds.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Body,
+    /// Whether gzip may be applied to this body (`encoding.rs` decides if it is).
+    pub compressible: bool,
+}
+
+impl Response {
+    /// An empty response with this status.
+    pub fn new(status: Status) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Empty,
+            compressible: false,
+        }
+    }
+
+    /// A `text/plain` response carrying `body`.
+    pub fn text(status: Status, body: impl Into<Vec<u8>>) -> Response {
+        Response::new(status)
+            .header("Content-Type", "text/plain")
+            .body(Body::Bytes(body.into()))
+    }
+
+    /// Adds a header field.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: Body) -> Response {
+        self.body = body;
+        self
+    }
+
+    /// The value of a header set on this response, if any (case-insensitive).
+    pub fn get_header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body length if it is known before writing.
+    fn body_len(&self) -> Option<u64> {
+        match &self.body {
+            Body::Empty => Some(0),
+            Body::Bytes(b) => Some(b.len() as u64),
+            Body::Static(b) => Some(b.len() as u64),
+            Body::File { len, .. } => Some(*len),
+            Body::GzipFile { .. } => None,
+        }
+    }
+}
+
+/// How the connection wants this response written.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteOptions<'a> {
+    /// The request was HEAD: headers as for GET, no body.
+    pub head_only: bool,
+    /// The request's version (chunked coding is never sent to HTTP/1.0).
+    pub version: Version,
+    /// Whether the connection stays open after this response.
+    pub keep_alive: bool,
+    /// The `Date` value to send, if any.
+    pub date: Option<&'a str>,
+}
+
+/// Writes `resp` to `out`, using `scratch` (cleared first) to build the head. Returns the number
+/// of body bytes written and whether the connection can stay open (a body of unknown length to
+/// an HTTP/1.0 client is delimited by closing).
+///
+/// # Errors
+/// The socket's or the file's error; the connection is then not usable.
+pub fn write_response<W: Write>(
+    out: &mut W,
+    scratch: &mut Vec<u8>,
+    resp: Response,
+    opts: &WriteOptions<'_>,
+) -> io::Result<(u64, bool)> {
+    let no_body = resp.status.has_no_body();
+    let len = resp.body_len();
+    let chunked = !no_body && len.is_none() && opts.version == Version::Http11;
+    // An HTTP/1.0 client gets a body of unknown length delimited by the connection's close.
+    let keep_alive = opts.keep_alive && (no_body || len.is_some() || chunked);
+
+    let mut head = String::with_capacity(128);
+    // Writing to a String cannot fail; the results are ignored for that reason.
+    let _ = write!(
+        head,
+        "HTTP/1.1 {} {}\r\n",
+        resp.status.0,
+        resp.status.reason()
+    );
+    for (name, value) in &resp.headers {
+        let _ = write!(head, "{name}: {value}\r\n");
+    }
+    if !no_body {
+        match len {
+            Some(n) => {
+                let _ = write!(head, "Content-Length: {n}\r\n");
+            }
+            None if chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
+            None => {}
+        }
+    }
+    if !keep_alive {
+        head.push_str("Connection: close\r\n");
+    } else if opts.version == Version::Http10 {
+        head.push_str("Connection: keep-alive\r\n");
+    }
+    if let Some(date) = opts.date {
+        let _ = write!(head, "Date: {date}\r\n");
+    }
+    head.push_str("\r\n");
+
+    scratch.clear();
+    scratch.extend_from_slice(head.as_bytes());
+    if no_body || opts.head_only {
+        out.write_all(scratch)?;
+        out.flush()?;
+        return Ok((0, keep_alive));
+    }
+    let sent = match resp.body {
+        Body::Empty => {
+            out.write_all(scratch)?;
+            0
+        }
+        Body::Bytes(ref b) => write_small_or_large(out, scratch, b)?,
+        Body::Static(b) => write_small_or_large(out, scratch, b)?,
+        Body::File { file, offset, len } => {
+            out.write_all(scratch)?;
+            write_file_range(out, file, offset, len)?
+        }
+        Body::GzipFile { file, level } => {
+            out.write_all(scratch)?;
+            write_gzip_stream(out, file, level, chunked)?
+        }
+    };
+    out.flush()?;
+    Ok((sent, keep_alive))
+}
+
+fn write_small_or_large<W: Write>(out: &mut W, scratch: &mut Vec<u8>, b: &[u8]) -> io::Result<u64> {
+    if b.len() <= MAX_COALESCED_BODY_BYTES {
+        scratch.extend_from_slice(b);
+        out.write_all(scratch)?;
+    } else {
+        out.write_all(scratch)?;
+        out.write_all(b)?;
+    }
+    Ok(b.len() as u64)
+}
+
+/// Streams a file range; `io::copy` from a `File` to a `TcpStream` uses `sendfile` on Linux.
+fn write_file_range<W: Write>(
+    out: &mut W,
+    mut file: File,
+    offset: u64,
+    len: u64,
+) -> io::Result<u64> {
+    use std::io::Seek;
+    if offset > 0 {
+        file.seek(io::SeekFrom::Start(offset))?;
+    }
+    let sent = io::copy(&mut file.take(len), out)?;
+    if sent != len {
+        // The file shrank while we sent it: the promised length can no longer be met.
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "file shrank while being sent",
+        ));
+    }
+    Ok(sent)
+}
+
+/// Streams `file` through gzip, in chunked coding when `chunked`, else raw (closed after).
+fn write_gzip_stream<W: Write>(
+    out: &mut W,
+    mut file: File,
+    level: u32,
+    chunked: bool,
+) -> io::Result<u64> {
+    let mut sink = ChunkedWriter {
+        out,
+        chunked,
+        sent: 0,
+    };
+    let mut gz = GzEncoder::new(&mut sink, Compression::new(level));
+    io::copy(&mut file, &mut gz)?;
+    gz.finish()?;
+    let sent = sink.sent;
+    if chunked {
+        sink.out.write_all(b"0\r\n\r\n")?;
+    }
+    Ok(sent)
+}
+
+/// Writes each `write` as one chunk of chunked coding (RFC 9112 §7.1), or passes it through.
+struct ChunkedWriter<'a, W> {
+    out: &'a mut W,
+    chunked: bool,
+    sent: u64,
+}
+
+impl<W: Write> Write for ChunkedWriter<'_, W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        if b.is_empty() {
+            return Ok(0);
+        }
+        if self.chunked {
+            write!(self.out, "{:x}\r\n", b.len())?;
+            self.out.write_all(b)?;
+            self.out.write_all(b"\r\n")?;
+        } else {
+            self.out.write_all(b)?;
+        }
+        self.sent += b.len() as u64;
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(resp: Response, opts: WriteOptions<'_>) -> String {
+        let mut out = Vec::new();
+        write_response(&mut out, &mut Vec::new(), resp, &opts).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    const KEEP: WriteOptions<'static> = WriteOptions {
+        head_only: false,
+        version: Version::Http11,
+        keep_alive: true,
+        date: None,
+    };
+
+    #[test]
+    fn writes_status_headers_length_and_body() {
+        let r = Response::text(Status::OK, "abc");
+        assert_eq!(
+            write(r, KEEP),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc"
+        );
+    }
+
+    #[test]
+    fn head_gets_the_same_headers_and_no_body() {
+        let r = Response::text(Status::OK, "abc");
+        let opts = WriteOptions {
+            head_only: true,
+            ..KEEP
+        };
+        assert_eq!(
+            write(r, opts),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn bodiless_statuses_get_no_framing_headers() {
+        for status in [Status::NO_CONTENT, Status::NOT_MODIFIED] {
+            let r = Response::new(status).header("ETag", "\"x\"");
+            let text = write(r, KEEP);
+            assert!(!text.contains("Content-Length"), "{text}");
+            assert!(text.ends_with("\r\n\r\n"), "{text}");
+        }
+    }
+
+    #[test]
+    fn says_close_and_keep_alive_as_needed() {
+        let close = WriteOptions {
+            keep_alive: false,
+            ..KEEP
+        };
+        assert!(write(Response::new(Status::OK), close).contains("Connection: close\r\n"));
+        let old = WriteOptions {
+            version: Version::Http10,
+            ..KEEP
+        };
+        assert!(write(Response::new(Status::OK), old).contains("Connection: keep-alive\r\n"));
+        assert!(!write(Response::new(Status::OK), KEEP).contains("Connection"));
+    }
+
+    #[test]
+    fn adds_date_when_asked() {
+        let opts = WriteOptions {
+            date: Some("Sun, 06 Nov 1994 08:49:37 GMT"),
+            ..KEEP
+        };
+        assert!(write(Response::new(Status::OK), opts)
+            .contains("Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+    }
+
+    #[test]
+    fn chunked_writer_frames_each_write() {
+        let mut out = Vec::new();
+        let mut w = ChunkedWriter {
+            out: &mut out,
+            chunked: true,
+            sent: 0,
+        };
+        w.write_all(b"hello").unwrap();
+        w.write_all(&[b'x'; 16]).unwrap();
+        assert_eq!(out, b"5\r\nhello\r\n10\r\nxxxxxxxxxxxxxxxx\r\n");
+    }
+}

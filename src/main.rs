@@ -1,0 +1,131 @@
+//! Reads argv, builds the `Config`, and runs the server. A usage error exits with status 2, a
+//! start-up error (bad directory, port in use) with status 1.
+
+use http_server::config::{self, Config};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str = "\
+Usage: http-server [OPTIONS]
+
+A small HTTP/1.1 server: GET /, /echo/{text}, /user-agent, and GET|HEAD|POST|PUT|DELETE
+/files/{name} over --directory.
+
+Options:
+  --directory DIR            serve and store /files/{name} in DIR (default: /files disabled)
+  --port N                   TCP port (default 4221; 0 picks a free one)
+  --bind ADDR                address to listen on (default 127.0.0.1; :: and 0.0.0.0 work)
+  --threads N                worker threads (default 4 per core, at least 8)
+  --max-connections N        connections admitted at once; more get 503 (default 256 per thread)
+  --max-upload BYTES         largest upload (default 4294967296 = 4 GiB)
+  --max-head-bytes N         largest request head (default 16384)
+  --max-request-line N       longest request line (default 8192)
+  --max-headers N            most header fields (default 100)
+  --idle-timeout SECS        close idle keep-alive connections after this (default 15)
+  --header-timeout SECS      a request head must arrive within this (default 10)
+  --body-timeout SECS        longest wait for the next piece of a body (default 10)
+  --write-timeout SECS       longest wait for a client to take our bytes (default 10)
+  --date                     send a Date header (off by default)
+  --quiet                    no per-connection or per-request log lines
+  -h, --help                 print this help
+  -V, --version              print the version
+";
+
+fn main() -> ExitCode {
+    let config = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(c)) => c,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("http-server: {msg}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match http_server::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("http-server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Parses the arguments; `Ok(None)` when help or version was printed.
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
+    let mut c = Config::default();
+    let mut port = config::DEFAULT_PORT;
+    let mut ip = config::DEFAULT_BIND;
+    let mut max_connections = None;
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            "-V" | "--version" => {
+                println!("http-server {}", env!("CARGO_PKG_VERSION"));
+                return Ok(None);
+            }
+            "--directory" => c.directory = Some(PathBuf::from(value(&flag)?)),
+            "--port" => port = number(&flag, &value(&flag)?)?,
+            "--bind" => {
+                let v = value(&flag)?;
+                ip = v
+                    .trim_matches(|ch| ch == '[' || ch == ']')
+                    .parse::<IpAddr>()
+                    .map_err(|_| format!("--bind: '{v}' is not an IP address"))?;
+            }
+            "--threads" => c.threads = positive(&flag, &value(&flag)?)?,
+            "--max-connections" => max_connections = Some(positive(&flag, &value(&flag)?)?),
+            "--max-upload" => c.max_upload_bytes = number(&flag, &value(&flag)?)?,
+            "--max-head-bytes" => c.max_head_bytes = positive(&flag, &value(&flag)?)?,
+            "--max-request-line" => c.max_request_line_bytes = positive(&flag, &value(&flag)?)?,
+            "--max-headers" => c.max_headers = positive(&flag, &value(&flag)?)?,
+            "--idle-timeout" => c.idle_timeout = seconds(&flag, &value(&flag)?)?,
+            "--header-timeout" => c.header_timeout = seconds(&flag, &value(&flag)?)?,
+            "--body-timeout" => c.body_read_timeout = seconds(&flag, &value(&flag)?)?,
+            "--write-timeout" => c.write_timeout = seconds(&flag, &value(&flag)?)?,
+            "--date" if inline.is_none() => c.send_date = true,
+            "--quiet" if inline.is_none() => c.quiet = true,
+            _ => return Err(format!("unknown option '{arg}'")),
+        }
+    }
+    c.max_connections = max_connections.unwrap_or(c.threads * config::CONNECTIONS_PER_THREAD);
+    if c.max_request_line_bytes > c.max_head_bytes {
+        return Err("--max-request-line cannot exceed --max-head-bytes".into());
+    }
+    c.addr = SocketAddr::new(ip, port);
+    Ok(Some(c))
+}
+
+fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("{flag}: '{v}' is not a valid number"))
+}
+
+fn positive(flag: &str, v: &str) -> Result<usize, String> {
+    match number::<usize>(flag, v)? {
+        0 => Err(format!("{flag} must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
+    let secs: f64 = number(flag, v)?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!("{flag} must be between 0 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}

@@ -1,0 +1,231 @@
+//! Picks the handler for a request: reduces the target to a path (origin-form, absolute-form or
+//! `*`), drops the query, matches the path, and checks the method. Gives 404 for unknown paths,
+//! 405 with `Allow` for a known method on a route that does not take it, 501 for unknown
+//! methods, and answers OPTIONS itself.
+//!
+//! Out of scope: what each route does (`handlers.rs`).
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::handlers;
+use crate::http::body::BodyReader;
+use crate::http::parse::Head;
+use crate::http::response::Response;
+use crate::http::{Method, Status};
+use std::io::{Read, Write};
+
+const ALLOW_READ_ONLY: &str = "GET, HEAD, OPTIONS";
+const ALLOW_FILES: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
+
+/// The routes this server has.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `OPTIONS *`: the server as a whole.
+    Server,
+    Root,
+    /// `/echo/{text}`, the text still percent-encoded.
+    Echo(&'a [u8]),
+    UserAgent,
+    /// `/files/{name}`, the name still percent-encoded.
+    File(&'a [u8]),
+    NotFound,
+}
+
+impl Route<'_> {
+    fn allow(&self) -> &'static str {
+        match self {
+            Route::File(_) => ALLOW_FILES,
+            Route::Server => ALLOW_FILES,
+            _ => ALLOW_READ_ONLY,
+        }
+    }
+}
+
+/// Maps a request target to a route.
+///
+/// # Errors
+/// 400 for a target that is in no form a server accepts.
+pub fn route(target: &[u8]) -> Result<Route<'_>, Error> {
+    if target == b"*" {
+        return Ok(Route::Server);
+    }
+    let path = path_of(target)?;
+    // The query is split off; no route uses it. A fragment is never sent, but cut it too.
+    let path = path
+        .split(|&b| b == b'?' || b == b'#')
+        .next()
+        .unwrap_or_default();
+    Ok(match path {
+        b"/" => Route::Root,
+        b"/user-agent" => Route::UserAgent,
+        _ => {
+            if let Some(text) = path.strip_prefix(b"/echo/") {
+                Route::Echo(text)
+            } else if let Some(name) = path.strip_prefix(b"/files/") {
+                Route::File(name)
+            } else {
+                Route::NotFound
+            }
+        }
+    })
+}
+
+/// The path of an origin-form or absolute-form target (RFC 9112 §3.2).
+fn path_of(target: &[u8]) -> Result<&[u8], Error> {
+    if target.first() == Some(&b'/') {
+        return Ok(target);
+    }
+    let lower_starts = |prefix: &[u8]| {
+        target
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
+    let rest = if lower_starts(b"http://") {
+        target.get(7..)
+    } else if lower_starts(b"https://") {
+        target.get(8..)
+    } else {
+        None
+    }
+    .ok_or(Error::BadRequest("invalid request target"))?;
+    // Absolute-form: the authority runs to the first '/', '?' or '#'; the path is the rest.
+    let end = rest
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    if end == 0 {
+        return Err(Error::BadRequest("absolute-form target without a host"));
+    }
+    let path = rest.get(end..).unwrap_or_default();
+    Ok(if path.first() == Some(&b'/') {
+        path
+    } else {
+        b"/"
+    })
+}
+
+/// Routes a request and runs its handler.
+///
+/// # Errors
+/// The handler's error, or 404/405/501 from routing.
+pub fn dispatch<S: Read + Write>(
+    config: &Config,
+    head: &Head,
+    body: &mut BodyReader<'_, S>,
+) -> Result<Response, Error> {
+    if matches!(head.method, Method::Other | Method::Connect) {
+        // CONNECT is for proxies; this is an origin server.
+        return Err(Error::MethodNotImplemented);
+    }
+    let route = route(head.target())?;
+    if route == Route::Server && head.method != Method::Options {
+        return Err(Error::BadRequest("'*' is only a target for OPTIONS"));
+    }
+    if route == Route::NotFound {
+        return Err(Error::NotFound);
+    }
+    let allow = route.allow();
+    if head.method == Method::Options {
+        return Ok(Response::new(Status::OK).header("Allow", allow));
+    }
+    if !allow.split(", ").any(|m| m == head.method.as_str()) {
+        return Err(Error::MethodNotAllowed(allow));
+    }
+    match (route, head.method) {
+        (Route::Root, _) => Ok(handlers::root()),
+        (Route::Echo(text), _) => handlers::echo(text),
+        (Route::UserAgent, _) => Ok(handlers::user_agent(head)),
+        (Route::File(name), Method::Get | Method::Head) => handlers::get_file(config, head, name),
+        (Route::File(name), Method::Post) => handlers::post_file(config, name, body),
+        (Route::File(name), Method::Put) => handlers::put_file(config, head, name, body),
+        (Route::File(name), Method::Delete) => handlers::delete_file(config, head, name),
+        // Every other pair was refused by the Allow check above.
+        _ => Err(Error::MethodNotAllowed(allow)),
+    }
+}
+
+/// Decodes `%XX` escapes (RFC 3986 §2.1). `+` stays `+`: that is form encoding, not URI syntax.
+///
+/// # Errors
+/// 400 for a `%` not followed by two hex digits.
+pub fn percent_decode(s: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == b'%' {
+            let hex = |j: usize| s.get(j).and_then(|&c| (c as char).to_digit(16));
+            match (hex(i + 1), hex(i + 2)) {
+                (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
+                _ => return Err(Error::BadRequest("invalid percent-encoding")),
+            }
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_targets() {
+        let cases: &[(&[u8], Route)] = &[
+            (b"/", Route::Root),
+            (b"/?x=1", Route::Root),
+            (b"/user-agent", Route::UserAgent),
+            (b"/echo/abc", Route::Echo(b"abc")),
+            (b"/echo/abc?q=1", Route::Echo(b"abc")),
+            (b"/echo/", Route::Echo(b"")),
+            (b"/echo/a/b", Route::Echo(b"a/b")),
+            (b"/files/x.txt", Route::File(b"x.txt")),
+            (b"/files/", Route::File(b"")),
+            (b"/files", Route::NotFound),
+            (b"/echo", Route::NotFound),
+            (b"/user-agent/", Route::NotFound),
+            (b"/nope", Route::NotFound),
+            (b"http://localhost:4221/echo/x", Route::Echo(b"x")),
+            (b"HTTP://h/user-agent", Route::UserAgent),
+            (b"https://h", Route::Root),
+            (b"http://h?x", Route::Root),
+            (b"*", Route::Server),
+        ];
+        for (target, want) in cases {
+            assert_eq!(
+                &route(target).unwrap(),
+                want,
+                "{}",
+                String::from_utf8_lossy(target)
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_targets_in_no_known_form() {
+        for target in [
+            &b"echo/x"[..],
+            b"localhost:4221",
+            b"http:///x",
+            b"ftp://h/x",
+        ] {
+            assert!(
+                route(target).is_err(),
+                "{}",
+                String::from_utf8_lossy(target)
+            );
+        }
+    }
+
+    #[test]
+    fn decodes_percent_escapes() {
+        assert_eq!(percent_decode(b"a%20b%2Fc%2f").unwrap(), b"a b/c/");
+        assert_eq!(percent_decode(b"100%25+1").unwrap(), b"100%+1");
+        assert_eq!(percent_decode(b"%e2%82%ac").unwrap(), "\u{20ac}".as_bytes());
+        for bad in [&b"%"[..], b"%2", b"%zz", b"a%g0"] {
+            assert!(percent_decode(bad).is_err());
+        }
+    }
+}

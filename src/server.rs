@@ -1,0 +1,233 @@
+//! Binds the listener, runs the accept loop with admission control, and hands each connection
+//! to the fixed worker pool.
+//!
+//! Admission: the `threadpool` queue is unbounded, so the acceptor counts connections in flight
+//! (being served or queued) and answers `503` itself past `max_connections`, without queueing.
+//! To stop: stop accepting, let workers close their connections, then `pool.join()`.
+
+use crate::config::Config;
+use crate::conn::Conn;
+use crate::files;
+use crate::log::Logger;
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+use threadpool::ThreadPool;
+
+/// How long the acceptor may block writing a 503 to a connection it turns away.
+const REJECT_WRITE_TIMEOUT: Duration = Duration::from_millis(100);
+/// Pause after a failed accept (out of file descriptors, say), so the loop does not spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(10);
+
+const REJECT_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 29\r\nRetry-After: 1\r\nConnection: close\r\n\r\nserver busy: too many clients\n";
+
+/// What the acceptor and every worker share.
+pub struct Shared {
+    pub config: Config,
+    pub log: Logger,
+    /// The worker pool; connections that give their worker back queue themselves here again.
+    pub pool: ThreadPool,
+    /// Connections accepted and not yet closed.
+    pub in_flight: AtomicUsize,
+    shutting_down: AtomicBool,
+}
+
+impl Shared {
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+}
+
+/// A bound server, not yet accepting.
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Checks the configuration, cleans up stale uploads, and binds.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a bad `--directory`, and the bind error (address in use, say).
+    pub fn bind(mut config: Config) -> io::Result<Server> {
+        config
+            .check_directory()
+            .map_err(|msg| io::Error::new(io::ErrorKind::InvalidInput, msg))?;
+        let log = Logger {
+            quiet: config.quiet,
+        };
+        if let Some(dir) = &config.directory {
+            match files::remove_stale_uploads(dir) {
+                Ok(0) => {}
+                Ok(n) => log.info(format_args!(
+                    "removed {n} unfinished upload file(s) from {}",
+                    dir.display()
+                )),
+                Err(e) => log.info(format_args!("could not list {}: {e}", dir.display())),
+            }
+        }
+        let listener = TcpListener::bind(config.addr).map_err(|e| {
+            let hint = if e.kind() == io::ErrorKind::AddrInUse {
+                " (is another server running on that port? try --port)"
+            } else {
+                ""
+            };
+            io::Error::new(
+                e.kind(),
+                format!("cannot listen on {}: {e}{hint}", config.addr),
+            )
+        })?;
+        let pool = ThreadPool::with_name("worker".into(), config.threads.max(1));
+        Ok(Server {
+            listener,
+            shared: Arc::new(Shared {
+                config,
+                log,
+                pool,
+                in_flight: AtomicUsize::new(0),
+                shutting_down: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The address actually bound (the port is known here when 0 was asked for).
+    ///
+    /// # Errors
+    /// If the socket cannot tell, which does not happen for a bound listener.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts connections until shut down (or forever).
+    ///
+    /// # Errors
+    /// None today; the signature leaves room for fatal listener errors.
+    pub fn run(self) -> io::Result<()> {
+        let shared = &self.shared;
+        let c = &shared.config;
+        let dir = c.directory.as_ref().map_or_else(
+            || "(none: /files disabled)".to_string(),
+            |d| d.display().to_string(),
+        );
+        shared.log.info(format_args!(
+            "listening on {}, directory {dir}, {} workers, at most {} connections",
+            self.local_addr()?,
+            c.threads,
+            c.max_connections
+        ));
+        for stream in self.listener.incoming() {
+            if shared.is_shutting_down() {
+                break;
+            }
+            match stream {
+                Ok(stream) => self.admit(stream),
+                Err(e) => {
+                    shared.log.info(format_args!("accept failed: {e}"));
+                    thread::sleep(ACCEPT_ERROR_PAUSE);
+                }
+            }
+        }
+        shared.pool.join();
+        Ok(())
+    }
+
+    fn admit(&self, stream: TcpStream) {
+        let shared = &self.shared;
+        let Ok(peer) = stream.peer_addr() else {
+            return; // Already gone.
+        };
+        if shared.in_flight.fetch_add(1, Ordering::Relaxed) >= shared.config.max_connections {
+            shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            shared.log.access(format_args!(
+                "{peer} turned away: 503, too many connections"
+            ));
+            reject(stream);
+            return;
+        }
+        shared.log.access(format_args!("{peer} connected"));
+        let conn = Conn::new(stream, peer, Arc::clone(shared));
+        let log = shared.log;
+        shared.pool.execute(move || {
+            // A panic is a bug; it costs this connection (dropped, and uncounted by Conn's Drop),
+            // never the worker.
+            if catch_unwind(AssertUnwindSafe(|| conn.run())).is_err() {
+                log.info(format_args!("{peer} connection dropped after a panic"));
+            }
+        });
+    }
+
+    /// Runs the server on a thread of its own and returns a handle to stop it.
+    ///
+    /// # Errors
+    /// If the thread cannot be started or the address read.
+    pub fn spawn(self) -> io::Result<Handle> {
+        let addr = self.local_addr()?;
+        let shared = Arc::clone(&self.shared);
+        let thread = thread::Builder::new()
+            .name("acceptor".into())
+            .spawn(move || self.run())?;
+        Ok(Handle {
+            addr,
+            shared,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Turns a connection away without reading from it.
+fn reject(stream: TcpStream) {
+    let _ = stream.set_write_timeout(Some(REJECT_WRITE_TIMEOUT));
+    let mut s = &stream;
+    let _ = s.write_all(REJECT_RESPONSE);
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// A server running on its own thread. Dropping it stops the server.
+pub struct Handle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Handle {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Connections accepted and not yet closed.
+    pub fn connections(&self) -> usize {
+        self.shared.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting, lets the workers finish, and waits for them.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.shutting_down.store(true, Ordering::Relaxed);
+        // Wake the acceptor, which is blocked in accept().
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
