@@ -218,12 +218,21 @@ fn conditional_gets_give_304_and_412() {
     );
 }
 
+/// (file, Range value, status, body, Content-Range).
+type RangeCase = (
+    &'static str,
+    &'static str,
+    u16,
+    &'static [u8],
+    Option<&'static str>,
+);
+
 #[test]
 fn ranges_at_the_edges() {
     let srv = server();
     std::fs::write(srv.file("r"), b"0123456789").unwrap();
     std::fs::write(srv.file("empty"), b"").unwrap();
-    let cases: &[(&str, &str, u16, &[u8], Option<&str>)] = &[
+    let cases: &[RangeCase] = &[
         ("r", "bytes=0-0", 206, b"0", Some("bytes 0-0/10")),
         ("r", "bytes=9-9", 206, b"9", Some("bytes 9-9/10")),
         ("r", "bytes=9-", 206, b"9", Some("bytes 9-9/10")),
