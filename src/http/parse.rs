@@ -125,8 +125,7 @@ fn find_head_end(buf: &[u8], start: usize, scanned: &mut usize) -> Option<usize>
 }
 
 fn check_partial_limits(buf: &[u8], start: usize, limits: &Limits) -> Result<(), ParseError> {
-    let line_done = buf.get(start..).is_some_and(|rest| rest.contains(&b'\n'));
-    if !line_done && buf.len() - start > limits.max_request_line_bytes {
+    if request_line_len(buf, start) > limits.max_request_line_bytes {
         return Err(ParseError::RequestLineTooLong);
     }
     if buf.len() > limits.max_head_bytes {
@@ -136,15 +135,23 @@ fn check_partial_limits(buf: &[u8], start: usize, limits: &Limits) -> Result<(),
 }
 
 fn line_or_head_too_long(buf: &[u8], start: usize, limits: &Limits) -> ParseError {
-    let line_len = buf
-        .get(start..)
-        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
-        .unwrap_or(usize::MAX);
-    if line_len > limits.max_request_line_bytes {
+    if request_line_len(buf, start) > limits.max_request_line_bytes {
         ParseError::RequestLineTooLong
     } else {
         ParseError::HeadTooLarge
     }
+}
+
+/// The length of the request line (without its CR LF) as far as it has arrived. A CR at the very
+/// end is not counted, since it may be the start of the line's end: so the length only grows as
+/// bytes arrive, and a limit check on a prefix agrees with one on the whole.
+fn request_line_len(buf: &[u8], start: usize) -> usize {
+    let rest = buf.get(start..).unwrap_or_default();
+    let line = match rest.iter().position(|&b| b == b'\n') {
+        Some(nl) => rest.get(..nl).unwrap_or_default(),
+        None => rest,
+    };
+    line.strip_suffix(b"\r").unwrap_or(line).len()
 }
 
 fn parse_complete(
@@ -153,15 +160,16 @@ fn parse_complete(
     end: usize,
     limits: &Limits,
 ) -> Result<Head, ParseError> {
+    // Length first, as on a partial head, so that the answer does not depend on the split.
+    if request_line_len(buf, start) > limits.max_request_line_bytes {
+        return Err(ParseError::RequestLineTooLong);
+    }
     let raw = buf.get(..end).unwrap_or_default().to_vec();
     let mut lines = Lines {
         buf: &raw,
         pos: start,
     };
     let (line_start, line) = lines.next_line()?;
-    if line.len() > limits.max_request_line_bytes {
-        return Err(ParseError::RequestLineTooLong);
-    }
     let (method_range, target_range, version) = parse_request_line(line, line_start)?;
     let mut fields = Vec::new();
     loop {
@@ -557,6 +565,26 @@ mod tests {
         assert_eq!(parse(&line).err(), Some(ParseError::RequestLineTooLong));
         line.extend_from_slice(b" HTTP/1.1\r\n\r\n");
         assert_eq!(parse(&line).err(), Some(ParseError::RequestLineTooLong));
+    }
+
+    #[test]
+    fn a_long_request_line_is_414_whether_or_not_it_has_ended() {
+        // Found by the property test: once the line had ended, a partial head used to say
+        // "need more" where a prefix had already said 414.
+        let mut line = b"GET /".to_vec();
+        line.resize(LIMITS.max_request_line_bytes + 1, b'a');
+        for tail in [&b"\r\nHost: a\r\n"[..], b"\rjunk\nHost: a\r\n\r\n"] {
+            let mut input = line.clone();
+            input.extend_from_slice(tail);
+            assert_eq!(parse(&input).err(), Some(ParseError::RequestLineTooLong));
+        }
+        // A line of exactly the limit, whose CR arrives before its LF, is fine.
+        let mut exact = b"GET /".to_vec();
+        exact.resize(LIMITS.max_request_line_bytes - 9, b'a');
+        exact.extend_from_slice(b" HTTP/1.1\r");
+        assert!(matches!(parse(&exact), Ok(Parsed::Partial)));
+        exact.extend_from_slice(b"\n\r\n");
+        assert!(matches!(parse(&exact), Ok(Parsed::Complete(..))));
     }
 
     #[test]
