@@ -18,7 +18,6 @@ use crate::http::date::{format_http_date, unix_seconds};
 use crate::http::parse::{parse_head, Head, Limits, Parsed};
 use crate::http::response::{write_response, Response, WriteOptions};
 use crate::http::{escape_for_log, Method, Status, Version};
-use crate::router;
 use crate::server::Shared;
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -213,7 +212,7 @@ impl Conn {
         );
         // A panic is a bug, but it must cost only this request: answer 500 and close.
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            router::dispatch(config, &head, &mut body)
+            (shared.handler)(config, &head, &mut body)
         }));
         let (mut resp, mut keep_alive) = match outcome {
             Ok(Ok(resp)) => (resp, true),

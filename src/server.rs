@@ -7,8 +7,13 @@
 
 use crate::config::Config;
 use crate::conn::Conn;
+use crate::error::Error;
 use crate::files;
+use crate::http::body::BodyReader;
+use crate::http::parse::Head;
+use crate::http::response::Response;
 use crate::log::Logger;
+use crate::router;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,9 +30,14 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(10);
 
 const REJECT_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 29\r\nRetry-After: 1\r\nConnection: close\r\n\r\nserver busy: too many clients\n";
 
+/// What answers a request once its head has been checked: [`router::dispatch`] in the server,
+/// something else in tests that need a handler to misbehave.
+pub type Handler = fn(&Config, &Head, &mut BodyReader<'_, TcpStream>) -> Result<Response, Error>;
+
 /// What the acceptor and every worker share.
 pub struct Shared {
     pub config: Config,
+    pub handler: Handler,
     pub log: Logger,
     /// The worker pool; connections that give their worker back queue themselves here again.
     pub pool: ThreadPool,
@@ -53,7 +63,15 @@ impl Server {
     ///
     /// # Errors
     /// `InvalidInput` for a bad `--directory`, and the bind error (address in use, say).
-    pub fn bind(mut config: Config) -> io::Result<Server> {
+    pub fn bind(config: Config) -> io::Result<Server> {
+        Server::bind_with_handler(config, router::dispatch)
+    }
+
+    /// Like [`Server::bind`], with another handler in place of the router (for tests).
+    ///
+    /// # Errors
+    /// As for [`Server::bind`].
+    pub fn bind_with_handler(mut config: Config, handler: Handler) -> io::Result<Server> {
         config
             .check_directory()
             .map_err(|msg| io::Error::new(io::ErrorKind::InvalidInput, msg))?;
@@ -86,6 +104,7 @@ impl Server {
             listener,
             shared: Arc::new(Shared {
                 config,
+                handler,
                 log,
                 pool,
                 in_flight: AtomicUsize::new(0),

@@ -1,0 +1,104 @@
+//! The fixed pool under pressure: more slow, idle and keep-alive clients than workers, and
+//! handlers that panic. Every normal client must still be answered.
+
+mod common;
+
+use common::*;
+use http_server::error::Error;
+use http_server::http::body::BodyReader;
+use http_server::http::parse::Head;
+use http_server::http::response::Response;
+use http_server::{router, Config, Server};
+use std::io::Write;
+use std::net::TcpStream;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+#[test]
+fn slow_and_silent_clients_do_not_starve_a_normal_one() {
+    let srv = server_with(|c| {
+        c.threads = 2;
+        c.header_timeout = Duration::from_secs(5);
+    });
+    // Ten clients that connect and say nothing, ten that drip a head byte by byte.
+    let silent: Vec<TcpStream> = (0..10).map(|_| srv.connect()).collect();
+    let mut slow: Vec<TcpStream> = (0..10).map(|_| srv.connect()).collect();
+    for s in &mut slow {
+        s.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+    }
+    sleep(Duration::from_millis(100));
+    for s in &mut slow {
+        s.write_all(b"s").unwrap();
+    }
+    let started = Instant::now();
+    let r = srv.request(b"GET /echo/fast HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.body, b"fast");
+    // Well inside the header timeout: the slow clients hold no worker while they dawdle.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
+
+#[test]
+fn keep_alive_connections_outnumbering_workers_are_all_served() {
+    let srv = server_with(|c| c.threads = 2);
+    let mut conns: Vec<TcpStream> = (0..50).map(|_| srv.connect()).collect();
+    for round in 0..3 {
+        for (i, s) in conns.iter_mut().enumerate() {
+            s.write_all(format!("GET /echo/{round}-{i} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+                .unwrap();
+        }
+        for (i, s) in conns.iter_mut().enumerate() {
+            assert_eq!(read_response(s, false).text(), format!("{round}-{i}"));
+        }
+    }
+}
+
+fn panicking(
+    config: &Config,
+    head: &Head,
+    body: &mut BodyReader<'_, TcpStream>,
+) -> Result<Response, Error> {
+    if head.target() == b"/panic" {
+        panic!("a handler bug, on purpose");
+    }
+    router::dispatch(config, head, body)
+}
+
+#[test]
+fn a_panicking_handler_costs_one_request_not_a_worker() {
+    let config = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        threads: 2,
+        quiet: true,
+        ..Config::default()
+    };
+    let handle = Server::bind_with_handler(config, panicking)
+        .unwrap()
+        .spawn()
+        .unwrap();
+    for _ in 0..10 {
+        let mut s = connect(handle.addr());
+        s.write_all(b"GET /panic HTTP/1.1\r\nHost: h\r\n\r\n")
+            .unwrap();
+        let r = read_response(&mut s, false);
+        assert_eq!(
+            (r.status, r.reason.as_str()),
+            (500, "Internal Server Error")
+        );
+        assert_eq!(r.header("connection"), Some("close"));
+        assert!(is_closed(&mut s));
+    }
+    // Both workers are still there: two connections are served at the same time.
+    let mut a = connect(handle.addr());
+    let mut b = connect(handle.addr());
+    a.write_all(b"GET /echo/a HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    b.write_all(b"GET /echo/b HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut b, false).body, b"b");
+    assert_eq!(read_response(&mut a, false).body, b"a");
+}
