@@ -19,16 +19,17 @@ use crate::http::parse::{parse_head, Head, Limits, Parsed};
 use crate::http::response::{write_response, Response, WriteOptions};
 use crate::http::{escape_for_log, Method, Status, Version};
 use crate::server::Shared;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-/// While other connections wait for a worker, the longest a worker waits for bytes on one
-/// connection before it puts that connection back in the queue.
-pub const YIELD_SLICE: Duration = Duration::from_millis(2);
+/// When a whole round of the queue found no connection with bytes to read, each worker waits
+/// this long on the connection in hand before it moves on, so that a pool of idle connections
+/// costs almost no CPU. (Linux rounds socket timeouts up to a timer tick, 4 ms at HZ=250.)
+pub const IDLE_ROUND_PAUSE: Duration = Duration::from_millis(4);
 /// While no connection waits, a worker waiting on an idle connection still looks at the queue
 /// this often, so that a newcomer is picked up quickly.
 pub const QUEUE_CHECK_INTERVAL: Duration = Duration::from_millis(50);
@@ -51,6 +52,8 @@ pub struct Conn {
     head_deadline: Option<Instant>,
     /// The read timeout currently set on the socket, to avoid needless system calls.
     read_timeout: Option<Duration>,
+    /// Whether the socket is in non-blocking mode (while the worker only looks at it).
+    nonblocking: bool,
     requests: u64,
     shared: Arc<Shared>,
 }
@@ -79,6 +82,7 @@ impl Conn {
             idle_deadline: Instant::now() + shared.config.idle_timeout,
             head_deadline: None,
             read_timeout: None,
+            nonblocking: false,
             requests: 0,
             shared,
         }
@@ -159,19 +163,27 @@ impl Conn {
                 }
                 return Next::Close;
             };
-            let others_waiting = self.shared.pool.queued_count() > 0;
-            let slice = if others_waiting {
-                YIELD_SLICE
-            } else {
-                QUEUE_CHECK_INTERVAL
-            };
-            self.set_read_timeout(left.min(slice));
             let cap = limits.max_head_bytes + 1;
+            let queued = self.shared.pool.queued_count();
+            if queued > 0 && !self.shared.has_gone_round_idle(queued) {
+                // Others wait for a worker: look at this connection without waiting on it.
+                self.set_nonblocking();
+            } else {
+                // Nobody waits (or a whole round of the queue found nothing to do): wait here,
+                // in slices, so that a newcomer or new bytes elsewhere are not left waiting.
+                let slice = if queued > 0 {
+                    IDLE_ROUND_PAUSE
+                } else {
+                    QUEUE_CHECK_INTERVAL
+                };
+                self.set_blocking(left.min(slice));
+            }
             match self.buf.fill(&mut self.stream, cap) {
                 Ok(0) => return Next::Close,
-                Ok(_) => {}
+                Ok(_) => self.shared.note_progress(),
                 Err(e) if is_timeout(&e) => {
                     if self.shared.pool.queued_count() > 0 {
+                        self.shared.note_idle_visit();
                         return Next::Yield;
                     }
                 }
@@ -181,10 +193,26 @@ impl Conn {
         }
     }
 
-    fn set_read_timeout(&mut self, d: Duration) {
-        if self.read_timeout != Some(d) {
-            self.read_timeout = Some(d);
-            let _ = self.stream.set_read_timeout(Some(d));
+    /// Blocking reads with this timeout (system calls only when something changes).
+    fn set_blocking(&mut self, timeout: Duration) {
+        self.set_blocking_mode();
+        if self.read_timeout != Some(timeout) {
+            self.read_timeout = Some(timeout);
+            let _ = self.stream.set_read_timeout(Some(timeout));
+        }
+    }
+
+    fn set_blocking_mode(&mut self) {
+        if self.nonblocking {
+            self.nonblocking = false;
+            let _ = self.stream.set_nonblocking(false);
+        }
+    }
+
+    fn set_nonblocking(&mut self) {
+        if !self.nonblocking {
+            self.nonblocking = true;
+            let _ = self.stream.set_nonblocking(true);
         }
     }
 
@@ -201,7 +229,9 @@ impl Conn {
         };
         let shared = Arc::clone(&self.shared);
         let config = &shared.config;
-        self.set_read_timeout(config.body_read_timeout);
+        if framing != Framing::None {
+            self.set_blocking(config.body_read_timeout);
+        }
         let mut body = BodyReader::new(
             &mut self.buf,
             &mut self.stream,
@@ -252,7 +282,17 @@ impl Conn {
             keep_alive,
             date: date.as_deref(),
         };
-        let written = write_response(&mut self.stream, &mut self.scratch, resp, &opts);
+        let written = if resp.body.is_written_whole() {
+            let mut out = SocketWriter {
+                stream: &self.stream,
+                nonblocking: &mut self.nonblocking,
+            };
+            write_response(&mut out, &mut self.scratch, resp, &opts)
+        } else {
+            // Streamed bodies go straight to the socket (so `sendfile` applies), blocking.
+            self.set_blocking_mode();
+            write_response(&mut self.stream, &mut self.scratch, resp, &opts)
+        };
         let (sent, still_open) = written.unwrap_or((0, false));
         self.log_request(&head, status, sent, started);
         if !still_open {
@@ -271,6 +311,7 @@ impl Conn {
     fn answer_error(&mut self, head: Option<&Head>, e: Error) {
         let started = Instant::now();
         let status = e.status();
+        self.set_blocking_mode();
         let opts = WriteOptions {
             head_only: head.is_some_and(|h| h.method == Method::Head),
             version: head.map_or(Version::Http11, |h| h.version),
@@ -301,7 +342,7 @@ impl Conn {
     /// with unread data does not reset the connection before the client reads our answer.
     fn linger(&mut self) {
         let _ = self.stream.shutdown(Shutdown::Write);
-        let _ = self.stream.set_read_timeout(Some(LINGER_TIMEOUT));
+        self.set_blocking(LINGER_TIMEOUT);
         let deadline = Instant::now() + LINGER_TIMEOUT;
         let mut sink = [0u8; 8192];
         let mut total = 0u64;
@@ -393,6 +434,32 @@ pub fn error_response(e: &Error) -> Response {
             resp.header("Content-Range", format!("bytes */{len}"))
         }
         _ => resp,
+    }
+}
+
+/// Writes to the socket in whatever mode it is in. If a write in non-blocking mode finds the
+/// kernel's buffer full, it switches to blocking mode (where the write timeout applies) and
+/// goes on, so an answer is never cut short by the mode.
+struct SocketWriter<'a> {
+    stream: &'a TcpStream,
+    nonblocking: &'a mut bool,
+}
+
+impl Write for SocketWriter<'_> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        loop {
+            match self.stream.write(b) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && *self.nonblocking => {
+                    self.stream.set_nonblocking(false)?;
+                    *self.nonblocking = false;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -43,10 +43,30 @@ pub struct Shared {
     pub pool: ThreadPool,
     /// Connections accepted and not yet closed.
     pub in_flight: AtomicUsize,
+    /// Connections put back in the queue with nothing to do since a worker last found work.
+    idle_visits: AtomicUsize,
     shutting_down: AtomicBool,
 }
 
 impl Shared {
+    /// A worker found bytes to read: the pool is making progress.
+    pub fn note_progress(&self) {
+        if self.idle_visits.load(Ordering::Relaxed) != 0 {
+            self.idle_visits.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// A worker put back a connection that had nothing to read.
+    pub fn note_idle_visit(&self) {
+        self.idle_visits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether the workers have gone round every queued connection without finding any work,
+    /// so that looking again at once would only spin.
+    pub fn has_gone_round_idle(&self, queued: usize) -> bool {
+        self.idle_visits.load(Ordering::Relaxed) > queued + self.config.threads
+    }
+
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Relaxed)
     }
@@ -108,6 +128,7 @@ impl Server {
                 log,
                 pool,
                 in_flight: AtomicUsize::new(0),
+                idle_visits: AtomicUsize::new(0),
                 shutting_down: AtomicBool::new(false),
             }),
         })

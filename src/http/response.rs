@@ -33,6 +33,19 @@ pub enum Body {
     },
 }
 
+impl Body {
+    /// Whether the body goes out in the same single write as the head (so that it can be
+    /// written without `sendfile` and without blocking for long).
+    pub fn is_written_whole(&self) -> bool {
+        match self {
+            Body::Empty | Body::Static(_) => true,
+            Body::Bytes(b) => b.len() <= MAX_COALESCED_BODY_BYTES,
+            Body::File { len, .. } => *len <= MAX_COALESCED_BODY_BYTES as u64,
+            Body::GzipFile { .. } => false,
+        }
+    }
+}
+
 /// A response about to be written.
 #[derive(Debug)]
 pub struct Response {
@@ -169,6 +182,12 @@ pub fn write_response<W: Write>(
         }
         Body::Bytes(ref b) => write_small_or_large(out, scratch, b)?,
         Body::Static(b) => write_small_or_large(out, scratch, b)?,
+        Body::File { file, offset, len } if len <= MAX_COALESCED_BODY_BYTES as u64 => {
+            // A small file goes in the same write as the head: one system call, one packet.
+            read_range_into(scratch, file, offset, len)?;
+            out.write_all(scratch)?;
+            len
+        }
         Body::File { file, offset, len } => {
             out.write_all(scratch)?;
             write_file_range(out, file, offset, len)?
@@ -191,6 +210,23 @@ fn write_small_or_large<W: Write>(out: &mut W, scratch: &mut Vec<u8>, b: &[u8]) 
         out.write_all(b)?;
     }
     Ok(b.len() as u64)
+}
+
+/// Appends `len` bytes of `file` from `offset` to `buf`.
+fn read_range_into(buf: &mut Vec<u8>, mut file: File, offset: u64, len: u64) -> io::Result<()> {
+    use std::io::Seek;
+    if offset > 0 {
+        file.seek(io::SeekFrom::Start(offset))?;
+    }
+    let start = buf.len();
+    file.take(len).read_to_end(buf)?;
+    if (buf.len() - start) as u64 != len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "file shrank while being sent",
+        ));
+    }
+    Ok(())
 }
 
 /// Streams a file range; `io::copy` from a `File` to a `TcpStream` uses `sendfile` on Linux.

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Benchmarks this server against nginx on loopback (see bench/bench.py for what is measured).
+# From a clean clone: builds the release binary, installs wrk and nginx from Debian's packages
+# if they are missing, raises the open-file limit, and runs the scenarios.
+#   ROUNDS=3 DURATION=5 SCENARIOS="echo keep-alive,file 1 KiB" OUT=table.md bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v taskset >/dev/null || need+=(util-linux)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  # Do not start the packaged nginx service; we run our own instance.
+  echo exit 101 | $SUDO tee /usr/sbin/policy-rc.d >/dev/null && $SUDO chmod +x /usr/sbin/policy-rc.d
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  $SUDO rm -f /usr/sbin/policy-rc.d
+fi
+
+cargo build --release --quiet --locked
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+exec python3 bench/bench.py
