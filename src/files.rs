@@ -6,6 +6,7 @@
 //! regular file inside `--directory`; anything else is 404. Writes and deletes never follow a
 //! link: they replace or remove the link itself.
 
+use crate::buf::with_copy_buf;
 use crate::conditional::{self, Precondition, RangeRequest, Validators};
 use crate::encoding::{self, GZIP_LEVEL};
 use crate::error::Error;
@@ -32,8 +33,6 @@ pub const UPLOAD_SUFFIX: &str = ".part";
 /// Files up to this size are gzipped in memory and sent with a Content-Length; larger ones are
 /// gzipped as they stream, in chunked coding.
 pub const MAX_GZIP_IN_MEMORY_BYTES: u64 = 64 * 1024;
-/// Size of the buffer an upload is copied through.
-const UPLOAD_COPY_BYTES: usize = 128 * 1024;
 /// Extensions of formats that are compressed already; gzip would only cost time.
 const COMPRESSED_EXTENSIONS: &[&str] = &[
     "gz", "tgz", "zip", "bz2", "xz", "zst", "lz4", "7z", "rar", "br", "jar", "apk", "png", "jpg",
@@ -265,9 +264,8 @@ pub fn store<S: Read + Write>(
 }
 
 fn copy_body<S: Read + Write>(body: &mut BodyReader<'_, S>, file: &mut File) -> Result<(), Error> {
-    let mut chunk = vec![0u8; UPLOAD_COPY_BYTES];
-    loop {
-        let n = match body.read(&mut chunk) {
+    with_copy_buf(|chunk| loop {
+        let n = match body.read(chunk) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -275,7 +273,7 @@ fn copy_body<S: Read + Write>(body: &mut BodyReader<'_, S>, file: &mut File) -> 
         };
         file.write_all(chunk.get(..n).unwrap_or_default())
             .map_err(fs_error)?;
-    }
+    })
 }
 
 /// The validators of `dir/name` as it is now, if it is a regular file (for PUT and DELETE

@@ -5,6 +5,7 @@
 //! keep-alive policy (`conn.rs`, which passes its decision in `WriteOptions`).
 
 use super::{Status, Version};
+use crate::buf::copy_through;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::fmt::Write as _;
@@ -264,7 +265,7 @@ fn write_gzip_stream<W: Write>(
         sent: 0,
     };
     let mut gz = GzEncoder::new(&mut sink, Compression::new(level));
-    io::copy(&mut file, &mut gz)?;
+    copy_through(&mut file, &mut gz, u64::MAX)?;
     gz.finish()?;
     let sent = sink.sent;
     if chunked {
