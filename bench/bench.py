@@ -72,7 +72,7 @@ SCENARIOS = {
     "echo 1 KiB gzip": (["-t1", "-c50", "-H", "Accept-Encoding: gzip"], "/echo/" + ECHO_1K, None),
     "file 1 KiB": (["-t1", "-c50"], "/files/1k", None),
     "file 1 MiB": (["-t1", "-c50"], "/files/1m", None),
-    "download 100 MiB, 1 client": (["-t1", "-c1"], "/files/100m", None),
+    "download 100 MiB (1 client)": (["-t1", "-c1"], "/files/100m", None),
     "upload 1 MiB (PUT)": (["-t1", "-c50"], "/files/up", "put"),
     "1000 keep-alive": (["-t1", "-c1000", "--timeout", "2s"], "/echo/abc", None),
 }

@@ -230,7 +230,7 @@ fn read_range_into(buf: &mut Vec<u8>, mut file: File, offset: u64, len: u64) -> 
     Ok(())
 }
 
-/// Streams a file range; `io::copy` from a `File` to a `TcpStream` uses `sendfile` on Linux.
+/// Streams a file range through the worker's copy buffer (never the whole file in memory).
 fn write_file_range<W: Write>(
     out: &mut W,
     mut file: File,
@@ -241,7 +241,7 @@ fn write_file_range<W: Write>(
     if offset > 0 {
         file.seek(io::SeekFrom::Start(offset))?;
     }
-    let sent = io::copy(&mut file.take(len), out)?;
+    let sent = copy_through(&mut file, out, len)?;
     if sent != len {
         // The file shrank while we sent it: the promised length can no longer be met.
         return Err(io::Error::new(
