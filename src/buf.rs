@@ -169,3 +169,16 @@ pub fn copy_through<R: Read, W: io::Write>(from: &mut R, to: &mut W, len: u64) -
         Ok(len - left)
     })
 }
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's buffer for building a response head (plus a small body). It is
+/// per worker, not per connection, so a thousand idle connections do not each keep one.
+pub fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut Vec::new()),
+    })
+}

@@ -9,7 +9,7 @@
 //! Out of scope: accepting and admission (`server.rs`), parsing (`http/parse.rs`), framing of
 //! bodies (`http/body.rs`), and what each route does (`router.rs`, `handlers.rs`).
 
-use crate::buf::ReadBuf;
+use crate::buf::{with_scratch, ReadBuf};
 use crate::config::MAX_DRAIN_BYTES;
 use crate::encoding;
 use crate::error::Error;
@@ -45,7 +45,6 @@ pub struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
     buf: ReadBuf,
-    scratch: Vec<u8>,
     /// When an idle connection is closed.
     idle_deadline: Instant,
     /// When the head now arriving must be complete, once its first byte is in.
@@ -78,7 +77,6 @@ impl Conn {
             stream,
             peer,
             buf: ReadBuf::new(),
-            scratch: Vec::new(),
             idle_deadline: Instant::now() + shared.config.idle_timeout,
             head_deadline: None,
             read_timeout: None,
@@ -250,7 +248,19 @@ impl Conn {
                 self.log_request(&head, e.status(), 0, started);
                 return false;
             }
-            Ok(Err(e)) => (error_response(&e), !e.closes_connection()),
+            Ok(Err(e)) => {
+                if e.status().0 >= 500 {
+                    // Our fault, not the client's: say why, whatever --quiet says.
+                    let mut target = String::new();
+                    escape_for_log(head.target(), &mut target);
+                    shared.log.info(format_args!(
+                        "{} error on {target}: {}",
+                        self.peer,
+                        e.message()
+                    ));
+                }
+                (error_response(&e), !e.closes_connection())
+            }
             Err(_) => {
                 shared.log.info(format_args!(
                     "{} panic while handling a request; answered 500",
@@ -287,11 +297,11 @@ impl Conn {
                 stream: &self.stream,
                 nonblocking: &mut self.nonblocking,
             };
-            write_response(&mut out, &mut self.scratch, resp, &opts)
+            with_scratch(|scratch| write_response(&mut out, scratch, resp, &opts))
         } else {
-            // Streamed bodies go straight to the socket (so `sendfile` applies), blocking.
+            // Streamed bodies go to the socket in blocking mode, where the write timeout applies.
             self.set_blocking_mode();
-            write_response(&mut self.stream, &mut self.scratch, resp, &opts)
+            with_scratch(|scratch| write_response(&mut self.stream, scratch, resp, &opts))
         };
         let (sent, still_open) = written.unwrap_or((0, false));
         self.log_request(&head, status, sent, started);
@@ -318,13 +328,10 @@ impl Conn {
             keep_alive: false,
             date: None,
         };
-        let sent = write_response(
-            &mut self.stream,
-            &mut self.scratch,
-            error_response(&e),
-            &opts,
-        )
-        .map_or(0, |(n, _)| n);
+        let stream = &mut self.stream;
+        let sent =
+            with_scratch(|scratch| write_response(stream, scratch, error_response(&e), &opts))
+                .map_or(0, |(n, _)| n);
         match head {
             Some(h) => self.log_request(h, status, sent, started),
             None => self.shared.log.access(format_args!(
