@@ -26,10 +26,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-/// When a whole round of the queue found no connection with bytes to read, each worker waits
-/// this long on the connection in hand before it moves on, so that a pool of idle connections
-/// costs almost no CPU. (Linux rounds socket timeouts up to a timer tick, 4 ms at HZ=250.)
-pub const IDLE_ROUND_PAUSE: Duration = Duration::from_millis(4);
+/// A connection with nothing to read for this long, found so while others wait for a worker,
+/// goes to the parking lot instead of back into the queue. Busy keep-alive clients send their
+/// next request well within it, so they stay in the queue and never wait on the lot's checks.
+pub const PARK_AFTER_IDLE: Duration = Duration::from_millis(10);
 /// While no connection waits, a worker waiting on an idle connection still looks at the queue
 /// this often, so that a newcomer is picked up quickly.
 pub const QUEUE_CHECK_INTERVAL: Duration = Duration::from_millis(50);
@@ -53,6 +53,8 @@ pub struct Conn {
     read_timeout: Option<Duration>,
     /// Whether the socket is in non-blocking mode (while the worker only looks at it).
     nonblocking: bool,
+    /// When bytes last arrived (or the connection was accepted).
+    last_input: Instant,
     requests: u64,
     shared: Arc<Shared>,
 }
@@ -62,6 +64,8 @@ enum Next {
     Request(Head),
     /// Put the connection back in the queue and serve another.
     Yield,
+    /// Nothing to read for a while: wait in the parking lot, off the queue.
+    Park,
     /// Close without an answer (client gone, or idle too long).
     Close,
 }
@@ -81,6 +85,7 @@ impl Conn {
             head_deadline: None,
             read_timeout: None,
             nonblocking: false,
+            last_input: Instant::now(),
             requests: 0,
             shared,
         }
@@ -101,12 +106,18 @@ impl Conn {
                     shared.pool.execute(move || self.run());
                     return;
                 }
+                Next::Park => {
+                    let shared = Arc::clone(&self.shared);
+                    shared.parking.park(self);
+                    return;
+                }
                 Next::Close => return self.close(),
             }
         }
     }
 
-    fn close(self) {
+    /// Closes the connection (by dropping it), with a log line.
+    pub fn close(self) {
         if self.requests > 0 || !self.shared.log.quiet {
             self.shared.log.access(format_args!(
                 "{} closed after {} request(s)",
@@ -163,25 +174,22 @@ impl Conn {
             };
             let cap = limits.max_head_bytes + 1;
             let queued = self.shared.pool.queued_count();
-            if queued > 0 && !self.shared.has_gone_round_idle(queued) {
+            if queued > 0 {
                 // Others wait for a worker: look at this connection without waiting on it.
                 self.set_nonblocking();
             } else {
-                // Nobody waits (or a whole round of the queue found nothing to do): wait here,
-                // in slices, so that a newcomer or new bytes elsewhere are not left waiting.
-                let slice = if queued > 0 {
-                    IDLE_ROUND_PAUSE
-                } else {
-                    QUEUE_CHECK_INTERVAL
-                };
-                self.set_blocking(left.min(slice));
+                // Nobody waits: wait here, in slices, so that a newcomer is not left waiting.
+                self.set_blocking(left.min(QUEUE_CHECK_INTERVAL));
             }
             match self.buf.fill(&mut self.stream, cap) {
                 Ok(0) => return Next::Close,
-                Ok(_) => self.shared.note_progress(),
+                Ok(_) => self.last_input = Instant::now(),
                 Err(e) if is_timeout(&e) => {
                     if self.shared.pool.queued_count() > 0 {
-                        self.shared.note_idle_visit();
+                        if self.last_input.elapsed() >= PARK_AFTER_IDLE {
+                            self.set_nonblocking();
+                            return Next::Park;
+                        }
                         return Next::Yield;
                     }
                 }
@@ -189,6 +197,17 @@ impl Conn {
                 Err(_) => return Next::Close,
             }
         }
+    }
+
+    /// Whether bytes (or the end of the stream, or an error) wait to be read. For the parking
+    /// lot's watcher; the socket is in non-blocking mode while parked.
+    pub fn has_input(&self) -> bool {
+        !matches!(self.stream.peek(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    /// Whether the idle deadline, or the deadline of a head in progress, has passed.
+    pub fn is_past_deadline(&self, now: Instant) -> bool {
+        now >= self.head_deadline.unwrap_or(self.idle_deadline)
     }
 
     /// Blocking reads with this timeout (system calls only when something changes).

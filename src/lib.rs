@@ -17,6 +17,7 @@ pub mod files;
 pub mod handlers;
 pub mod http;
 pub mod log;
+pub mod park;
 pub mod router;
 pub mod server;
 

@@ -13,6 +13,7 @@ use crate::http::body::BodyReader;
 use crate::http::parse::Head;
 use crate::http::response::Response;
 use crate::log::Logger;
+use crate::park::ParkingLot;
 use crate::router;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -43,30 +44,12 @@ pub struct Shared {
     pub pool: ThreadPool,
     /// Connections accepted and not yet closed.
     pub in_flight: AtomicUsize,
-    /// Connections put back in the queue with nothing to do since a worker last found work.
-    idle_visits: AtomicUsize,
+    /// Idle keep-alive connections, waiting off the queue.
+    pub parking: ParkingLot,
     shutting_down: AtomicBool,
 }
 
 impl Shared {
-    /// A worker found bytes to read: the pool is making progress.
-    pub fn note_progress(&self) {
-        if self.idle_visits.load(Ordering::Relaxed) != 0 {
-            self.idle_visits.store(0, Ordering::Relaxed);
-        }
-    }
-
-    /// A worker put back a connection that had nothing to read.
-    pub fn note_idle_visit(&self) {
-        self.idle_visits.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Whether the workers have gone round every queued connection without finding any work,
-    /// so that looking again at once would only spin.
-    pub fn has_gone_round_idle(&self, queued: usize) -> bool {
-        self.idle_visits.load(Ordering::Relaxed) > queued + self.config.threads
-    }
-
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::Relaxed)
     }
@@ -128,7 +111,7 @@ impl Server {
                 log,
                 pool,
                 in_flight: AtomicUsize::new(0),
-                idle_visits: AtomicUsize::new(0),
+                parking: ParkingLot::default(),
                 shutting_down: AtomicBool::new(false),
             }),
         })
@@ -159,6 +142,12 @@ impl Server {
             c.threads,
             c.max_connections
         ));
+        let watcher = {
+            let shared = Arc::clone(shared);
+            thread::Builder::new()
+                .name("parking".into())
+                .spawn(move || ParkingLot::watch(&shared))?
+        };
         for stream in self.listener.incoming() {
             if shared.is_shutting_down() {
                 break;
@@ -171,6 +160,7 @@ impl Server {
                 }
             }
         }
+        let _ = watcher.join();
         shared.pool.join();
         Ok(())
     }
@@ -242,6 +232,11 @@ impl Handle {
     /// Connections accepted and not yet closed.
     pub fn connections(&self) -> usize {
         self.shared.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Idle connections waiting in the parking lot.
+    pub fn parked(&self) -> usize {
+        self.shared.parking.len()
     }
 
     /// Stops accepting, lets the workers finish, and waits for them.

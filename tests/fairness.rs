@@ -57,6 +57,29 @@ fn keep_alive_connections_outnumbering_workers_are_all_served() {
     }
 }
 
+#[test]
+fn idle_connections_wait_off_the_queue_and_wake_when_a_request_comes() {
+    let srv = server_with(|c| c.threads = 2);
+    let mut conns: Vec<TcpStream> = (0..20).map(|_| srv.connect()).collect();
+    for s in &mut conns {
+        s.write_all(b"GET /echo/first HTTP/1.1\r\nHost: h\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(s, false).body, b"first");
+    }
+    // With more connections than workers, the idle ones move to the parking lot.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while srv.handle.parked() < 18 && Instant::now() < deadline {
+        sleep(Duration::from_millis(5));
+    }
+    assert!(srv.handle.parked() >= 18, "parked: {}", srv.handle.parked());
+    // A request on any of them is still answered.
+    for (i, s) in conns.iter_mut().enumerate().rev() {
+        s.write_all(format!("GET /echo/{i} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+            .unwrap();
+        assert_eq!(read_response(s, false).text(), i.to_string());
+    }
+}
+
 fn panicking(
     config: &Config,
     head: &Head,
