@@ -1,10 +1,11 @@
 //! Runs one connection: read a head, check it, route it, write the answer, decide whether to
 //! keep the connection, and go round again with whatever bytes are left over (pipelining).
 //!
-//! It also keeps the pool fair. A worker waits on a connection only in short slices while other
-//! connections are queued for a worker; when a slice passes with no complete request, the
-//! connection goes to the back of the pool's queue and the worker takes the next one. So
-//! connections outnumbering workers are all served, and idle or slow clients cannot pin workers.
+//! It also keeps the pool fair. While other connections wait for a worker, a worker only looks
+//! at its connection (a non-blocking read): with no complete request there, the connection goes
+//! to the back of the pool's queue, or to the parking lot (`park.rs`) once it has been idle for
+//! `PARK_AFTER_IDLE`, and the worker takes the next one. So connections outnumbering workers are
+//! all served, and idle or slow clients cannot pin workers.
 //!
 //! Out of scope: accepting and admission (`server.rs`), parsing (`http/parse.rs`), framing of
 //! bodies (`http/body.rs`), and what each route does (`router.rs`, `handlers.rs`).
@@ -101,11 +102,7 @@ impl Conn {
                         return self.close();
                     }
                 }
-                Next::Yield => {
-                    let shared = Arc::clone(&self.shared);
-                    shared.pool.execute(move || self.run());
-                    return;
-                }
+                Next::Yield => return self.schedule(),
                 Next::Park => {
                     let shared = Arc::clone(&self.shared);
                     shared.parking.park(self);
@@ -116,14 +113,24 @@ impl Conn {
         }
     }
 
+    /// Queues the connection on the pool, to run on the next free worker. A panic while serving
+    /// it is a bug; it costs this connection (dropped, and uncounted by `Drop`), never the worker.
+    pub fn schedule(self) {
+        let shared = Arc::clone(&self.shared);
+        let (log, peer) = (shared.log, self.peer);
+        shared.pool.execute(move || {
+            if catch_unwind(AssertUnwindSafe(|| self.run())).is_err() {
+                log.info(format_args!("{peer} connection dropped after a panic"));
+            }
+        });
+    }
+
     /// Closes the connection (by dropping it), with a log line.
     pub fn close(self) {
-        if self.requests > 0 || !self.shared.log.quiet {
-            self.shared.log.access(format_args!(
-                "{} closed after {} request(s)",
-                self.peer, self.requests
-            ));
-        }
+        self.shared.log.access(format_args!(
+            "{} closed after {} request(s)",
+            self.peer, self.requests
+        ));
     }
 
     fn limits(&self) -> Limits {

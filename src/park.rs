@@ -87,8 +87,7 @@ impl ParkingLot {
                     keep.push(p);
                 } else if p.conn.has_input() || p.conn.is_past_deadline(now) {
                     // Bytes to read, or a deadline to act on (408, or a quiet close): a job.
-                    let conn = p.conn;
-                    shared.pool.execute(move || conn.run());
+                    p.conn.schedule();
                 } else {
                     p.interval = (p.interval * 2).min(MAX_CHECK_INTERVAL);
                     p.next_check = now + p.interval;

@@ -17,7 +17,6 @@ use crate::park::ParkingLot;
 use crate::router;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -148,12 +147,14 @@ impl Server {
                 .name("parking".into())
                 .spawn(move || ParkingLot::watch(&shared))?
         };
-        for stream in self.listener.incoming() {
+        loop {
+            let accepted = self.listener.accept();
             if shared.is_shutting_down() {
                 break;
             }
-            match stream {
-                Ok(stream) => self.admit(stream),
+            match accepted {
+                // accept() hands back the peer's address: no getpeername per connection.
+                Ok((stream, peer)) => self.admit(stream, peer),
                 Err(e) => {
                     shared.log.info(format_args!("accept failed: {e}"));
                     thread::sleep(ACCEPT_ERROR_PAUSE);
@@ -165,11 +166,8 @@ impl Server {
         Ok(())
     }
 
-    fn admit(&self, stream: TcpStream) {
+    fn admit(&self, stream: TcpStream, peer: SocketAddr) {
         let shared = &self.shared;
-        let Ok(peer) = stream.peer_addr() else {
-            return; // Already gone.
-        };
         if shared.in_flight.fetch_add(1, Ordering::Relaxed) >= shared.config.max_connections {
             shared.in_flight.fetch_sub(1, Ordering::Relaxed);
             shared.log.access(format_args!(
@@ -179,15 +177,7 @@ impl Server {
             return;
         }
         shared.log.access(format_args!("{peer} connected"));
-        let conn = Conn::new(stream, peer, Arc::clone(shared));
-        let log = shared.log;
-        shared.pool.execute(move || {
-            // A panic is a bug; it costs this connection (dropped, and uncounted by Conn's Drop),
-            // never the worker.
-            if catch_unwind(AssertUnwindSafe(|| conn.run())).is_err() {
-                log.info(format_args!("{peer} connection dropped after a panic"));
-            }
-        });
+        Conn::new(stream, peer, Arc::clone(shared)).schedule();
     }
 
     /// Runs the server on a thread of its own and returns a handle to stop it.
