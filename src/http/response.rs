@@ -35,8 +35,8 @@ pub enum Body {
 }
 
 impl Body {
-    /// Whether the body goes out in the same single write as the head (so that it can be
-    /// written without `sendfile` and without blocking for long).
+    /// Whether the body goes out in the same single write as the head (small enough to be
+    /// written while the socket is in non-blocking mode).
     pub fn is_written_whole(&self) -> bool {
         match self {
             Body::Empty | Body::Static(_) => true,
