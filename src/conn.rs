@@ -31,6 +31,10 @@ use std::time::{Duration, Instant, SystemTime};
 /// goes to the parking lot instead of back into the queue. Busy keep-alive clients send their
 /// next request well within it, so they stay in the queue and never wait on the lot's checks.
 pub const PARK_AFTER_IDLE: Duration = Duration::from_millis(10);
+/// How long a worker waits, once, for the first request on a new connection while others
+/// wait for a worker (Linux rounds it up to one timer tick, 4 ms at HZ=250; the request usually
+/// comes within a fraction of a millisecond).
+pub const FIRST_REQUEST_WAIT: Duration = Duration::from_millis(1);
 /// While no connection waits, a worker waiting on an idle connection still looks at the queue
 /// this often, so that a newcomer is picked up quickly.
 pub const QUEUE_CHECK_INTERVAL: Duration = Duration::from_millis(50);
@@ -56,6 +60,8 @@ pub struct Conn {
     nonblocking: bool,
     /// When bytes last arrived (or the connection was accepted).
     last_input: Instant,
+    /// Whether the one wait for a new connection's first request has been spent.
+    waited_first: bool,
     requests: u64,
     shared: Arc<Shared>,
 }
@@ -87,6 +93,7 @@ impl Conn {
             read_timeout: None,
             nonblocking: false,
             last_input: Instant::now(),
+            waited_first: false,
             requests: 0,
             shared,
         }
@@ -181,7 +188,12 @@ impl Conn {
             };
             let cap = limits.max_head_bytes + 1;
             let queued = self.shared.pool.queued_count();
-            if queued > 0 {
+            if queued > 0 && self.requests == 0 && self.buf.is_empty() && !self.waited_first {
+                // A new connection's request is usually a few microseconds behind its
+                // handshake: wait for it once, briefly, rather than spin through the queue.
+                self.waited_first = true;
+                self.set_blocking(left.min(FIRST_REQUEST_WAIT));
+            } else if queued > 0 {
                 // Others wait for a worker: look at this connection without waiting on it.
                 self.set_nonblocking();
             } else {
