@@ -8,7 +8,7 @@ use super::{Status, Version};
 use crate::buf::copy_through;
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use std::fmt::Write as _;
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Write};
 
@@ -53,7 +53,7 @@ pub struct Response {
     pub status: Status,
     /// Header fields other than the framing ones (Content-Length, Transfer-Encoding,
     /// Connection, Date), which the writer adds.
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     pub body: Body,
     /// Whether gzip may be applied to this body (`encoding.rs` decides if it is).
     pub compressible: bool,
@@ -78,7 +78,7 @@ impl Response {
     }
 
     /// Adds a header field.
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+    pub fn header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Response {
         self.headers.push((name, value.into()));
         self
     }
@@ -93,7 +93,7 @@ impl Response {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The body length if it is known before writing.
@@ -139,8 +139,9 @@ pub fn write_response<W: Write>(
     // An HTTP/1.0 client gets a body of unknown length delimited by the connection's close.
     let keep_alive = opts.keep_alive && (no_body || len.is_some() || chunked);
 
-    let mut head = String::with_capacity(128);
-    // Writing to a String cannot fail; the results are ignored for that reason.
+    // The head is built straight into the worker's scratch buffer: no allocation per answer.
+    scratch.clear();
+    let head = scratch;
     let _ = write!(
         head,
         "HTTP/1.1 {} {}\r\n",
@@ -148,29 +149,29 @@ pub fn write_response<W: Write>(
         resp.status.reason()
     );
     for (name, value) in &resp.headers {
-        let _ = write!(head, "{name}: {value}\r\n");
+        for part in [name.as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
+            head.extend_from_slice(part);
+        }
     }
     if !no_body {
         match len {
             Some(n) => {
                 let _ = write!(head, "Content-Length: {n}\r\n");
             }
-            None if chunked => head.push_str("Transfer-Encoding: chunked\r\n"),
+            None if chunked => head.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
             None => {}
         }
     }
     if !keep_alive {
-        head.push_str("Connection: close\r\n");
+        head.extend_from_slice(b"Connection: close\r\n");
     } else if opts.version == Version::Http10 {
-        head.push_str("Connection: keep-alive\r\n");
+        head.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     if let Some(date) = opts.date {
         let _ = write!(head, "Date: {date}\r\n");
     }
-    head.push_str("\r\n");
-
-    scratch.clear();
-    scratch.extend_from_slice(head.as_bytes());
+    head.extend_from_slice(b"\r\n");
+    let scratch = head;
     if no_body || opts.head_only {
         out.write_all(scratch)?;
         out.flush()?;
