@@ -195,7 +195,7 @@ fn number(s: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::http::date::format_http_date;
-    use crate::http::parse::{parse_head, Limits, Parsed};
+    use crate::http::parse::parse_for_test;
 
     fn headers(lines: &[&str]) -> Headers {
         let mut raw = String::from("GET / HTTP/1.1\r\n");
@@ -204,15 +204,7 @@ mod tests {
             raw.push_str("\r\n");
         }
         raw.push_str("\r\n");
-        let limits = Limits {
-            max_head_bytes: 4096,
-            max_request_line_bytes: 1024,
-            max_headers: 20,
-        };
-        match parse_head(raw.as_bytes(), &limits, &mut 0) {
-            Ok(Parsed::Complete(_, h)) => h.headers,
-            other => panic!("{other:?}"),
-        }
+        parse_for_test(&raw).headers
     }
 
     const MODIFIED: u64 = 1_700_000_000;

@@ -150,22 +150,16 @@ pub fn negotiate(resp: &mut Response, wants_gzip: bool) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::parse::{parse_head, Limits, Parsed};
+    use crate::http::parse::parse_for_test;
     use crate::http::Status;
     use flate2::read::GzDecoder;
     use std::io::Read;
 
     fn headers(accept: &str) -> Headers {
-        let raw = format!("GET / HTTP/1.1\r\nAccept-Encoding: {accept}\r\n\r\n");
-        let limits = Limits {
-            max_head_bytes: 1024,
-            max_request_line_bytes: 1024,
-            max_headers: 10,
-        };
-        match parse_head(raw.as_bytes(), &limits, &mut 0) {
-            Ok(Parsed::Complete(_, h)) => h.headers,
-            other => panic!("{other:?}"),
-        }
+        parse_for_test(&format!(
+            "GET / HTTP/1.1\r\nAccept-Encoding: {accept}\r\n\r\n"
+        ))
+        .headers
     }
 
     #[test]

@@ -302,6 +302,20 @@ pub fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// Parses a whole head with generous limits, for other modules' unit tests.
+#[cfg(test)]
+pub(crate) fn parse_for_test(raw: &str) -> Head {
+    let limits = Limits {
+        max_head_bytes: 4096,
+        max_request_line_bytes: 1024,
+        max_headers: 20,
+    };
+    match parse_head(raw.as_bytes(), &limits, &mut 0) {
+        Ok(Parsed::Complete(_, h)) => h,
+        other => panic!("{raw:?}: {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

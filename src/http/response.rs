@@ -214,6 +214,12 @@ fn write_small_or_large<W: Write>(out: &mut W, scratch: &mut Vec<u8>, b: &[u8]) 
     Ok(b.len() as u64)
 }
 
+/// The file got shorter while we sent it: the promised Content-Length can no longer be met,
+/// so the connection must be dropped.
+fn file_shrank() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent")
+}
+
 /// Appends `len` bytes of `file` from `offset` to `buf`.
 fn read_range_into(buf: &mut Vec<u8>, mut file: File, offset: u64, len: u64) -> io::Result<()> {
     use std::io::Seek;
@@ -223,10 +229,7 @@ fn read_range_into(buf: &mut Vec<u8>, mut file: File, offset: u64, len: u64) -> 
     let start = buf.len();
     file.take(len).read_to_end(buf)?;
     if (buf.len() - start) as u64 != len {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "file shrank while being sent",
-        ));
+        return Err(file_shrank());
     }
     Ok(())
 }
@@ -244,11 +247,7 @@ fn write_file_range<W: Write>(
     }
     let sent = copy_through(&mut file, out, len)?;
     if sent != len {
-        // The file shrank while we sent it: the promised length can no longer be met.
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "file shrank while being sent",
-        ));
+        return Err(file_shrank());
     }
     Ok(sent)
 }

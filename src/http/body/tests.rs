@@ -1,18 +1,5 @@
 use super::*;
-use crate::http::parse::{parse_head, Limits, Parsed};
-
-const LIMITS: Limits = Limits {
-    max_head_bytes: 4096,
-    max_request_line_bytes: 1024,
-    max_headers: 20,
-};
-
-fn head(raw: &str) -> Head {
-    match parse_head(raw.as_bytes(), &LIMITS, &mut 0) {
-        Ok(Parsed::Complete(_, h)) => h,
-        other => panic!("{raw:?}: {other:?}"),
-    }
-}
+use crate::http::parse::parse_for_test as head;
 
 #[test]
 fn decides_framing_from_headers() {
