@@ -41,7 +41,7 @@ pub const QUEUE_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 /// After an answer that leaves request bytes unread, the server stops sending and reads (and
 /// drops) what the client still sends for at most this long before it closes, so that the
 /// client sees the answer rather than a reset (RFC 9112 §9.6).
-pub const LINGER_TIMEOUT: Duration = Duration::from_millis(500);
+pub const LINGER_TIMEOUT: Duration = Duration::from_millis(200);
 /// The most bytes read while lingering.
 pub const MAX_LINGER_BYTES: u64 = 1024 * 1024;
 
@@ -380,7 +380,12 @@ impl Conn {
                 e.message()
             )),
         }
-        self.linger();
+        if matches!(e, Error::Timeout) {
+            // A client too slow to send its head is not worth a worker's wait: just close.
+            let _ = self.stream.shutdown(Shutdown::Write);
+        } else {
+            self.linger();
+        }
     }
 
     /// Stops sending and reads what the client still sends, for a short while, so that closing
