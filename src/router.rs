@@ -55,6 +55,9 @@ pub fn route(target: &[u8]) -> Result<Route<'_>, Error> {
         .split(|&b| b == b'?' || b == b'#')
         .next()
         .unwrap_or_default();
+    if !is_valid_percent_encoding(path) {
+        return Err(Error::BadRequest("invalid percent-encoding"));
+    }
     Ok(match path {
         b"/" => Route::Root,
         b"/user-agent" => Route::UserAgent,
@@ -142,6 +145,15 @@ pub fn dispatch<S: Read + Write>(
         // Every other pair was refused by the Allow check above.
         _ => Err(Error::MethodNotAllowed(allow)),
     }
+}
+
+/// Whether every `%` is followed by two hex digits (RFC 3986 §2.1).
+fn is_valid_percent_encoding(s: &[u8]) -> bool {
+    s.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || (s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
 }
 
 /// Decodes `%XX` escapes (RFC 3986 §2.1). `+` stays `+`: that is form encoding, not URI syntax.
