@@ -11,7 +11,9 @@ fn decode(input: &[u8], step: usize, max_out: usize) -> Result<(Vec<u8>, usize),
     let mut pos = 0;
     while pos < input.len() && !d.is_done() {
         let end = (pos + step).min(input.len());
-        let r = d.decode(&input[pos..end], max_out).map_err(|e| e.message())?;
+        let r = d
+            .decode(&input[pos..end], max_out)
+            .map_err(|e| e.message())?;
         out.extend_from_slice(&input[pos..end][r.data]);
         if r.consumed == 0 && end == input.len() {
             break;
@@ -31,5 +33,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let step = usize::from(knobs & 0x0f) + 1;
     let max_out = usize::from(knobs >> 4) + 1;
-    assert_eq!(decode(input, step, max_out), decode(input, input.len().max(1), usize::MAX));
+    assert_eq!(
+        decode(input, step, max_out),
+        decode(input, input.len().max(1), usize::MAX)
+    );
 });
