@@ -10,6 +10,7 @@
 
 use crate::conn::Conn;
 use crate::server::Shared;
+use std::collections::BinaryHeap;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,15 +25,38 @@ pub const WATCH_TICK: Duration = Duration::from_millis(2);
 const MAX_SLEEP: Duration = Duration::from_millis(100);
 
 struct Parked {
-    conn: Conn,
     next_check: Instant,
     interval: Duration,
+    /// Boxed: heap entries move as the heap reorders, and a `Conn` is large.
+    conn: Box<Conn>,
 }
 
-/// Connections waiting for bytes, and the condition the watcher sleeps on.
+// Ordered by `next_check`, earliest first, so that the heap below is a min-heap and each pass
+// of the watcher touches only the connections that are due.
+impl Ord for Parked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.next_check.cmp(&self.next_check)
+    }
+}
+
+impl PartialOrd for Parked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Parked {
+    fn eq(&self, other: &Self) -> bool {
+        self.next_check == other.next_check
+    }
+}
+
+impl Eq for Parked {}
+
+/// Connections waiting for bytes, earliest check first, and the condition the watcher sleeps on.
 #[derive(Default)]
 pub struct ParkingLot {
-    parked: Mutex<Vec<Parked>>,
+    parked: Mutex<BinaryHeap<Parked>>,
     wake: Condvar,
 }
 
@@ -41,7 +65,7 @@ impl ParkingLot {
     pub fn park(&self, conn: Conn) {
         let mut parked = self.parked.lock().unwrap_or_else(PoisonError::into_inner);
         parked.push(Parked {
-            conn,
+            conn: Box::new(conn),
             next_check: Instant::now() + FIRST_CHECK_AFTER,
             interval: FIRST_CHECK_AFTER,
         });
@@ -64,13 +88,15 @@ impl ParkingLot {
     /// The watcher's loop: runs until the server shuts down, then closes what is parked.
     pub fn watch(shared: &Arc<Shared>) {
         let lot = &shared.parking;
+        let mut due: Vec<Parked> = Vec::new();
         let mut keep: Vec<Parked> = Vec::new();
         while !shared.is_shutting_down() {
-            let due = {
+            {
                 let mut parked = lot.parked.lock().unwrap_or_else(PoisonError::into_inner);
                 let now = Instant::now();
-                let earliest = parked.iter().map(|p| p.next_check).min();
-                let sleep = earliest.map_or(MAX_SLEEP, |t| t.saturating_duration_since(now));
+                let sleep = parked
+                    .peek()
+                    .map_or(MAX_SLEEP, |p| p.next_check.saturating_duration_since(now));
                 if !sleep.is_zero() {
                     parked = lot
                         .wake
@@ -78,27 +104,27 @@ impl ParkingLot {
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
                 }
-                std::mem::take(&mut *parked)
-            };
-            let now = Instant::now();
-            let woke = now;
-            for mut p in due {
-                if now < p.next_check {
-                    keep.push(p);
-                } else if p.conn.has_input() || p.conn.is_past_deadline(now) {
+                let now = Instant::now();
+                while parked.peek().is_some_and(|p| p.next_check <= now) {
+                    due.extend(parked.pop());
+                }
+            }
+            let woke = Instant::now();
+            for mut p in due.drain(..) {
+                if p.conn.has_input() || p.conn.is_past_deadline(woke) {
                     // Bytes to read, or a deadline to act on (408, or a quiet close): a job.
-                    p.conn.schedule();
+                    (*p.conn).schedule();
                 } else {
                     p.interval = (p.interval * 2).min(MAX_CHECK_INTERVAL);
-                    p.next_check = now + p.interval;
+                    p.next_check = woke + p.interval;
                     keep.push(p);
                 }
             }
             lot.parked
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .append(&mut keep);
-            // Bound the wake rate: each pass walks every parked connection.
+                .extend(keep.drain(..));
+            // Bound the wake rate, so that checks falling due together are made together.
             let spent = woke.elapsed();
             if spent < WATCH_TICK {
                 std::thread::sleep(WATCH_TICK - spent);
