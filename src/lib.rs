@@ -5,7 +5,12 @@
 //! (port 0 picks a free port) and returns a [`Handle`] with the bound address.
 
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+// Nothing from the network, the disk or argv may panic: no unwrap/expect, no indexing that can
+// go out of bounds (use `get`), outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 pub mod buf;
 pub mod conditional;
