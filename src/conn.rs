@@ -287,8 +287,8 @@ impl Conn {
                 return false;
             }
             Ok(Err(e)) => {
-                if e.status().0 >= 500 {
-                    // Our fault, not the client's: say why, whatever --quiet says.
+                if matches!(e, Error::Io(_) | Error::InsufficientStorage) {
+                    // Our side failed, not the client: say why, whatever --quiet says.
                     let mut target = String::new();
                     escape_for_log(head.target(), &mut target);
                     shared.log.info(format_args!(
