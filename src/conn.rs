@@ -16,7 +16,7 @@ use crate::encoding;
 use crate::error::Error;
 use crate::http::body::{self, BodyReader, Framing};
 use crate::http::date::{format_http_date, unix_seconds};
-use crate::http::parse::{parse_head, Head, Limits, Parsed};
+use crate::http::parse::{parse_head_reusing, Head, Limits, Parsed, Spare};
 use crate::http::response::{write_response, Response, WriteOptions};
 use crate::http::{escape_for_log, Method, Status, Version};
 use crate::server::Shared;
@@ -50,6 +50,8 @@ pub struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
     buf: ReadBuf,
+    /// The last request head's buffers, reused for the next one.
+    spare: Spare,
     /// When an idle connection is closed.
     idle_deadline: Instant,
     /// When the head now arriving must be complete, once its first byte is in.
@@ -88,6 +90,7 @@ impl Conn {
             stream,
             peer,
             buf: ReadBuf::new(),
+            spare: Spare::default(),
             idle_deadline: Instant::now() + shared.config.idle_timeout,
             head_deadline: None,
             read_timeout: None,
@@ -105,7 +108,9 @@ impl Conn {
         loop {
             match self.next_request() {
                 Next::Request(head) => {
-                    if !self.serve(head) {
+                    let keep = self.serve(&head);
+                    self.spare.reclaim(head);
+                    if !keep {
                         return self.close();
                     }
                 }
@@ -156,7 +161,8 @@ impl Conn {
         let mut scanned = 0;
         loop {
             if !self.buf.is_empty() {
-                match parse_head(self.buf.filled(), &limits, &mut scanned) {
+                match parse_head_reusing(self.buf.filled(), &limits, &mut scanned, &mut self.spare)
+                {
                     Ok(Parsed::Complete(len, head)) => {
                         self.buf.consume(len);
                         self.head_deadline = None;
@@ -253,13 +259,13 @@ impl Conn {
     }
 
     /// Answers one request. Returns whether the connection stays open.
-    fn serve(&mut self, head: Head) -> bool {
+    fn serve(&mut self, head: &Head) -> bool {
         let started = Instant::now();
         self.requests += 1;
-        let (framing, expect_continue) = match check_head(&head) {
+        let (framing, expect_continue) = match check_head(head) {
             Ok(v) => v,
             Err(e) => {
-                self.answer_error(Some(&head), e);
+                self.answer_error(Some(head), e);
                 return false;
             }
         };
@@ -278,12 +284,12 @@ impl Conn {
         );
         // A panic is a bug, but it must cost only this request: answer 500 and close.
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            (shared.handler)(config, &head, &mut body)
+            (shared.handler)(config, head, &mut body)
         }));
         let (mut resp, mut keep_alive) = match outcome {
             Ok(Ok(resp)) => (resp, true),
             Ok(Err(e)) if !e.can_answer() => {
-                self.log_request(&head, e.status(), 0, started);
+                self.log_request(head, e.status(), 0, started);
                 return false;
             }
             Ok(Err(e)) => {
@@ -308,7 +314,7 @@ impl Conn {
                 (error_response(&e), false)
             }
         };
-        keep_alive = keep_alive && wants_keep_alive(&head) && !shared.is_shutting_down();
+        keep_alive = keep_alive && wants_keep_alive(head) && !shared.is_shutting_down();
         // The next request starts after this body: read the rest of a short one, else close.
         let body_done = if keep_alive {
             body.discard_rest(MAX_DRAIN_BYTES)
@@ -342,7 +348,7 @@ impl Conn {
             with_scratch(|scratch| write_response(&mut self.stream, scratch, resp, &opts))
         };
         let (sent, still_open) = written.unwrap_or((0, false));
-        self.log_request(&head, status, sent, started);
+        self.log_request(head, status, sent, started);
         if !still_open {
             if !body_done {
                 self.linger();

@@ -133,17 +133,25 @@ impl Status {
     }
 }
 
+/// Where each header field's name and value lie in the head's bytes.
+pub(crate) type FieldSpans = Vec<(Range<usize>, Range<usize>)>;
+
 /// The header fields of a request, in the order received, as byte ranges into the request's
 /// head. Names compare case-insensitively; values stay bytes until a caller needs text.
 #[derive(Debug, Clone, Default)]
 pub struct Headers {
     raw: Vec<u8>,
-    fields: Vec<(Range<usize>, Range<usize>)>,
+    fields: FieldSpans,
 }
 
 impl Headers {
-    pub(crate) fn new(raw: Vec<u8>, fields: Vec<(Range<usize>, Range<usize>)>) -> Headers {
+    pub(crate) fn new(raw: Vec<u8>, fields: FieldSpans) -> Headers {
         Headers { raw, fields }
+    }
+
+    /// Gives back the buffers, for reuse by the next request.
+    pub(crate) fn into_parts(self) -> (Vec<u8>, FieldSpans) {
+        (self.raw, self.fields)
     }
 
     /// The request head's bytes that the ranges point into.

@@ -8,7 +8,7 @@
 //! Out of scope: bodies (`body.rs`), what the headers mean for framing (`conn.rs`), and the
 //! target's path syntax (`router.rs`).
 
-use super::{Headers, Method, Version};
+use super::{FieldSpans, Headers, Method, Version};
 use std::ops::Range;
 
 /// The limits the parser enforces.
@@ -79,6 +79,41 @@ pub enum Parsed {
 /// A [`ParseError`] for a head that is malformed or over the limits. An error on a prefix of the
 /// input is the same error the whole input gives.
 pub fn parse_head(buf: &[u8], limits: &Limits, scanned: &mut usize) -> Result<Parsed, ParseError> {
+    parse_head_reusing(buf, limits, scanned, &mut Spare::default())
+}
+
+/// Buffers of a finished request's head, kept so that the next head on the connection is
+/// parsed without allocating.
+#[derive(Debug, Default)]
+pub struct Spare {
+    raw: Vec<u8>,
+    fields: FieldSpans,
+}
+
+/// A head's bytes buffer larger than this is not kept for the next request.
+const MAX_SPARE_BYTES: usize = 4 * 1024;
+
+impl Spare {
+    /// Takes back the buffers of a head that is done with (unless they grew large).
+    pub fn reclaim(&mut self, head: Head) {
+        let (raw, fields) = head.headers.into_parts();
+        if raw.capacity() <= MAX_SPARE_BYTES {
+            self.raw = raw;
+            self.fields = fields;
+        }
+    }
+}
+
+/// [`parse_head`], taking the new head's buffers from `spare` instead of allocating them.
+///
+/// # Errors
+/// As for [`parse_head`].
+pub fn parse_head_reusing(
+    buf: &[u8],
+    limits: &Limits,
+    scanned: &mut usize,
+    spare: &mut Spare,
+) -> Result<Parsed, ParseError> {
     // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
     let start = skip_empty_lines(buf);
     let Some(end) = find_head_end(buf, start, scanned) else {
@@ -89,7 +124,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits, scanned: &mut usize) -> Result<Pa
         // Checked before the request line so that the error does not depend on where reads split.
         return Err(line_or_head_too_long(buf, start, limits));
     }
-    let head = parse_complete(buf, start, end, limits)?;
+    let head = parse_complete(buf, start, end, limits, spare)?;
     Ok(Parsed::Complete(end, head))
 }
 
@@ -159,23 +194,28 @@ fn parse_complete(
     start: usize,
     end: usize,
     limits: &Limits,
+    spare: &mut Spare,
 ) -> Result<Head, ParseError> {
     // Length first, as on a partial head, so that the answer does not depend on the split.
     if request_line_len(buf, start) > limits.max_request_line_bytes {
         return Err(ParseError::RequestLineTooLong);
     }
-    let raw = buf.get(..end).unwrap_or_default().to_vec();
+    let mut raw = std::mem::take(&mut spare.raw);
+    raw.clear();
+    raw.extend_from_slice(buf.get(..end).unwrap_or_default());
     let mut lines = Lines {
         buf: &raw,
         pos: start,
     };
     let (line_start, line) = lines.next_line()?;
     let (method_range, target_range, version) = parse_request_line(line, line_start)?;
-    // One allocation, sized by the line count, instead of regrowing field by field.
+    // Sized once by the line count, instead of regrowing field by field.
     let lines_left = raw
         .get(lines.pos..)
         .map_or(0, |r| r.iter().filter(|&&b| b == b'\n').count());
-    let mut fields = Vec::with_capacity(lines_left.saturating_sub(1).min(limits.max_headers));
+    let mut fields = std::mem::take(&mut spare.fields);
+    fields.clear();
+    fields.reserve(lines_left.saturating_sub(1).min(limits.max_headers));
     loop {
         let (at, line) = lines.next_line()?;
         if line.is_empty() {
@@ -621,6 +661,29 @@ mod tests {
         head.extend_from_slice(b"\r\n\r\n");
         assert_eq!(head.len(), LIMITS.max_head_bytes);
         assert!(matches!(parse(&head), Ok(Parsed::Complete(..))));
+    }
+
+    #[test]
+    fn reusing_a_spare_gives_the_same_heads_in_the_same_buffers() {
+        let mut spare = Spare::default();
+        for (name, input, ..) in VALID {
+            let mut ptrs = Vec::new();
+            // The second parse of a head no larger than the first must not allocate.
+            for _ in 0..2 {
+                let reused = parse_head_reusing(input, &LIMITS, &mut 0, &mut spare);
+                assert_eq!(
+                    format!("{reused:?}"),
+                    format!("{:?}", parse(input)),
+                    "{name}"
+                );
+                let Ok(Parsed::Complete(_, head)) = reused else {
+                    panic!("{name}");
+                };
+                ptrs.push(head.headers.raw_bytes().as_ptr());
+                spare.reclaim(head);
+            }
+            assert_eq!(ptrs[0], ptrs[1], "{name}: the head's buffer was not reused");
+        }
     }
 
     #[test]
