@@ -477,7 +477,7 @@ fn wants_keep_alive(head: &Head) -> bool {
 
 /// The answer for an error: a one-line text body (empty for 404), plus the headers the status
 /// calls for.
-pub fn error_response(e: &Error) -> Response {
+pub fn error_response(e: &Error) -> Response<'static> {
     let status = e.status();
     let resp = if status == Status::NOT_FOUND {
         Response::new(status)

@@ -127,7 +127,7 @@ fn gzip_with(c: &mut Compress, data: &[u8]) -> io::Result<Vec<u8>> {
 ///
 /// # Errors
 /// Only if compression fails.
-pub fn negotiate(resp: &mut Response, wants_gzip: bool) -> io::Result<()> {
+pub fn negotiate(resp: &mut Response<'_>, wants_gzip: bool) -> io::Result<()> {
     if !resp.compressible {
         return Ok(());
     }
@@ -135,14 +135,9 @@ pub fn negotiate(resp: &mut Response, wants_gzip: bool) -> io::Result<()> {
     if !wants_gzip || resp.status != http::Status::OK {
         return Ok(());
     }
-    let data: &[u8] = match &resp.body {
-        Body::Bytes(b) => b,
-        Body::Static(b) => b,
-        _ => return Ok(()),
-    };
-    if data.is_empty() {
+    let Some(data) = resp.body.in_memory().filter(|d| !d.is_empty()) else {
         return Ok(());
-    }
+    };
     resp.body = Body::Bytes(gzip(data)?);
     resp.headers.push(("Content-Encoding", "gzip".into()));
     Ok(())

@@ -131,7 +131,7 @@ fn is_compressed_format(name: &Path) -> bool {
 ///
 /// # Errors
 /// 404, 403, 412, 416 or 500 as the file and the request's headers decide.
-pub fn serve(dir: &Path, name: &Path, head: &Head) -> Result<Response, Error> {
+pub fn serve(dir: &Path, name: &Path, head: &Head) -> Result<Response<'static>, Error> {
     let (file, meta) = open_regular(dir, name)?;
     let len = meta.len();
     let nanos = modified_nanos(&meta);

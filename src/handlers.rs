@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 /// `GET /`: 200 with an empty body.
-pub fn root() -> Response {
+pub fn root() -> Response<'static> {
     Response::new(Status::OK)
 }
 
@@ -22,14 +22,20 @@ pub fn root() -> Response {
 ///
 /// # Errors
 /// 400 for invalid percent-encoding.
-pub fn echo(text: &[u8]) -> Result<Response, Error> {
-    let mut resp = Response::text(Status::OK, percent_decode(text)?);
+pub fn echo(text: &[u8]) -> Result<Response<'_>, Error> {
+    // Without escapes the text is its own decoding: send it from the request, uncopied.
+    let body: Body<'_> = if text.contains(&b'%') {
+        percent_decode(text)?.into()
+    } else {
+        text.into()
+    };
+    let mut resp = Response::text(Status::OK, body);
     resp.compressible = true;
     Ok(resp)
 }
 
 /// `GET /user-agent`: the request's User-Agent value (empty if it sent none).
-pub fn user_agent(head: &Head) -> Response {
+pub fn user_agent(head: &Head) -> Response<'_> {
     let ua = head.headers.get("user-agent").unwrap_or_default();
     let mut resp = Response::text(Status::OK, ua);
     resp.compressible = true;
@@ -51,7 +57,7 @@ fn directory(config: &Config, writing: bool) -> Result<&Path, Error> {
 ///
 /// # Errors
 /// See [`files::serve`].
-pub fn get_file(config: &Config, head: &Head, name: &[u8]) -> Result<Response, Error> {
+pub fn get_file(config: &Config, head: &Head, name: &[u8]) -> Result<Response<'static>, Error> {
     let dir = directory(config, false)?;
     files::serve(dir, &files::resolve_name(name)?, head)
 }
@@ -64,7 +70,7 @@ pub fn post_file<S: Read + Write>(
     config: &Config,
     name: &[u8],
     body: &mut BodyReader<'_, S>,
-) -> Result<Response, Error> {
+) -> Result<Response<'static>, Error> {
     let dir = directory(config, true)?;
     let name = files::resolve_name(name)?;
     files::store(dir, &name, body, config.max_upload_bytes)?;
@@ -82,7 +88,7 @@ pub fn put_file<S: Read + Write>(
     head: &Head,
     name: &[u8],
     body: &mut BodyReader<'_, S>,
-) -> Result<Response, Error> {
+) -> Result<Response<'static>, Error> {
     let dir = directory(config, true)?;
     let name = files::resolve_name(name)?;
     check_write_preconditions(dir, &name, head)?;
@@ -98,7 +104,7 @@ pub fn put_file<S: Read + Write>(
 ///
 /// # Errors
 /// 404, 403 or 412.
-pub fn delete_file(config: &Config, head: &Head, name: &[u8]) -> Result<Response, Error> {
+pub fn delete_file(config: &Config, head: &Head, name: &[u8]) -> Result<Response<'static>, Error> {
     let dir = directory(config, true)?;
     let name = files::resolve_name(name)?;
     check_write_preconditions(dir, &name, head)?;

@@ -111,11 +111,11 @@ fn path_of(target: &[u8]) -> Result<&[u8], Error> {
 ///
 /// # Errors
 /// The handler's error, or 404/405/501 from routing.
-pub fn dispatch<S: Read + Write>(
+pub fn dispatch<'h, S: Read + Write>(
     config: &Config,
-    head: &Head,
+    head: &'h Head,
     body: &mut BodyReader<'_, S>,
-) -> Result<Response, Error> {
+) -> Result<Response<'h>, Error> {
     if matches!(head.method, Method::Other | Method::Connect) {
         // CONNECT is for proxies; this is an origin server.
         return Err(Error::MethodNotImplemented);

@@ -32,7 +32,8 @@ const REJECT_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Typ
 
 /// What answers a request once its head has been checked: [`router::dispatch`] in the server,
 /// something else in tests that need a handler to misbehave.
-pub type Handler = fn(&Config, &Head, &mut BodyReader<'_, TcpStream>) -> Result<Response, Error>;
+pub type Handler =
+    for<'h> fn(&Config, &'h Head, &mut BodyReader<'_, TcpStream>) -> Result<Response<'h>, Error>;
 
 /// What the acceptor and every worker share.
 pub struct Shared {

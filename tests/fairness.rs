@@ -80,11 +80,11 @@ fn idle_connections_wait_off_the_queue_and_wake_when_a_request_comes() {
     }
 }
 
-fn panicking(
+fn panicking<'h>(
     config: &Config,
-    head: &Head,
+    head: &'h Head,
     body: &mut BodyReader<'_, TcpStream>,
-) -> Result<Response, Error> {
+) -> Result<Response<'h>, Error> {
     if head.target() == b"/panic" {
         panic!("a handler bug, on purpose");
     }

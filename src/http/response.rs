@@ -17,10 +17,11 @@ const MAX_COALESCED_BODY_BYTES: usize = 16 * 1024;
 
 /// What follows the head.
 #[derive(Debug)]
-pub enum Body {
+pub enum Body<'a> {
     Empty,
     Bytes(Vec<u8>),
-    Static(&'static [u8]),
+    /// Bytes borrowed from the request (an echo, a User-Agent) or static: no copy, no allocation.
+    Borrowed(&'a [u8]),
     /// `len` bytes of `file` from `offset` (streamed, never held in memory).
     File {
         file: File,
@@ -34,56 +35,139 @@ pub enum Body {
     },
 }
 
-impl Body {
+impl Body<'_> {
     /// Whether the body goes out in the same single write as the head (small enough to be
     /// written while the socket is in non-blocking mode).
     pub fn is_written_whole(&self) -> bool {
         match self {
-            Body::Empty | Body::Static(_) => true,
+            Body::Empty => true,
             Body::Bytes(b) => b.len() <= MAX_COALESCED_BODY_BYTES,
+            Body::Borrowed(b) => b.len() <= MAX_COALESCED_BODY_BYTES,
             Body::File { len, .. } => *len <= MAX_COALESCED_BODY_BYTES as u64,
             Body::GzipFile { .. } => false,
         }
     }
+
+    /// The bytes of a body held in memory.
+    pub fn in_memory(&self) -> Option<&[u8]> {
+        match self {
+            Body::Bytes(b) => Some(b),
+            Body::Borrowed(b) => Some(b),
+            _ => None,
+        }
+    }
 }
 
-/// A response about to be written.
+impl<'a> From<&'a [u8]> for Body<'a> {
+    fn from(b: &'a [u8]) -> Body<'a> {
+        Body::Borrowed(b)
+    }
+}
+
+impl<'a> From<&'a str> for Body<'a> {
+    fn from(s: &'a str) -> Body<'a> {
+        Body::Borrowed(s.as_bytes())
+    }
+}
+
+impl From<Vec<u8>> for Body<'_> {
+    fn from(b: Vec<u8>) -> Self {
+        Body::Bytes(b)
+    }
+}
+
+impl From<String> for Body<'_> {
+    fn from(s: String) -> Self {
+        Body::Bytes(s.into_bytes())
+    }
+}
+
+/// One header field of a response: a static name and a value that is usually static too.
+pub type HeaderField = (&'static str, Cow<'static, str>);
+
+/// Header fields kept inline: every response this server makes fits.
+const INLINE_HEADERS: usize = 8;
+
+/// A response's header fields, in order, without a heap allocation for up to
+/// `INLINE_HEADERS` of them.
 #[derive(Debug)]
-pub struct Response {
+pub struct HeaderList {
+    inline: [HeaderField; INLINE_HEADERS],
+    len: usize,
+    more: Vec<HeaderField>,
+}
+
+impl Default for HeaderList {
+    fn default() -> Self {
+        HeaderList {
+            inline: std::array::from_fn(|_| ("", Cow::Borrowed(""))),
+            len: 0,
+            more: Vec::new(),
+        }
+    }
+}
+
+impl HeaderList {
+    pub fn push(&mut self, field: HeaderField) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = field;
+                self.len += 1;
+            }
+            None => self.more.push(field),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &HeaderField> {
+        self.inline
+            .get(..self.len)
+            .unwrap_or_default()
+            .iter()
+            .chain(&self.more)
+    }
+}
+
+/// A response about to be written. It may borrow from the request (`'a`).
+#[derive(Debug)]
+pub struct Response<'a> {
     pub status: Status,
     /// Header fields other than the framing ones (Content-Length, Transfer-Encoding,
     /// Connection, Date), which the writer adds.
-    pub headers: Vec<(&'static str, Cow<'static, str>)>,
-    pub body: Body,
+    pub headers: HeaderList,
+    pub body: Body<'a>,
     /// Whether gzip may be applied to this body (`encoding.rs` decides if it is).
     pub compressible: bool,
 }
 
-impl Response {
+impl<'a> Response<'a> {
     /// An empty response with this status.
-    pub fn new(status: Status) -> Response {
+    pub fn new(status: Status) -> Response<'a> {
         Response {
             status,
-            headers: Vec::new(),
+            headers: HeaderList::default(),
             body: Body::Empty,
             compressible: false,
         }
     }
 
     /// A `text/plain` response carrying `body`.
-    pub fn text(status: Status, body: impl Into<Vec<u8>>) -> Response {
+    pub fn text(status: Status, body: impl Into<Body<'a>>) -> Response<'a> {
         Response::new(status)
             .header("Content-Type", "text/plain")
-            .body(Body::Bytes(body.into()))
+            .body(body.into())
     }
 
     /// Adds a header field.
-    pub fn header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Response {
+    pub fn header(
+        mut self,
+        name: &'static str,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Response<'a> {
         self.headers.push((name, value.into()));
         self
     }
 
-    pub fn body(mut self, body: Body) -> Response {
+    pub fn body(mut self, body: Body<'a>) -> Response<'a> {
         self.body = body;
         self
     }
@@ -101,7 +185,7 @@ impl Response {
         match &self.body {
             Body::Empty => Some(0),
             Body::Bytes(b) => Some(b.len() as u64),
-            Body::Static(b) => Some(b.len() as u64),
+            Body::Borrowed(b) => Some(b.len() as u64),
             Body::File { len, .. } => Some(*len),
             Body::GzipFile { .. } => None,
         }
@@ -130,7 +214,7 @@ pub struct WriteOptions<'a> {
 pub fn write_response<W: Write>(
     out: &mut W,
     scratch: &mut Vec<u8>,
-    resp: Response,
+    resp: Response<'_>,
     opts: &WriteOptions<'_>,
 ) -> io::Result<(u64, bool)> {
     let no_body = resp.status.has_no_body();
@@ -148,7 +232,7 @@ pub fn write_response<W: Write>(
         resp.status.0,
         resp.status.reason()
     );
-    for (name, value) in &resp.headers {
+    for (name, value) in resp.headers.iter() {
         for part in [name.as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
             head.extend_from_slice(part);
         }
@@ -183,7 +267,7 @@ pub fn write_response<W: Write>(
             0
         }
         Body::Bytes(ref b) => write_small_or_large(out, scratch, b)?,
-        Body::Static(b) => write_small_or_large(out, scratch, b)?,
+        Body::Borrowed(b) => write_small_or_large(out, scratch, b)?,
         Body::File { file, offset, len } if len <= MAX_COALESCED_BODY_BYTES as u64 => {
             // A small file goes in the same write as the head: one system call, one packet.
             read_range_into(scratch, file, offset, len)?;
@@ -306,7 +390,7 @@ impl<W: Write> Write for ChunkedWriter<'_, W> {
 mod tests {
     use super::*;
 
-    fn write(resp: Response, opts: WriteOptions<'_>) -> String {
+    fn write(resp: Response<'_>, opts: WriteOptions<'_>) -> String {
         let mut out = Vec::new();
         write_response(&mut out, &mut Vec::new(), resp, &opts).unwrap();
         String::from_utf8(out).unwrap()
@@ -374,6 +458,20 @@ mod tests {
         };
         assert!(write(Response::new(Status::OK), opts)
             .contains("Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+    }
+
+    #[test]
+    fn header_list_keeps_order_past_its_inline_room() {
+        let mut r = Response::new(Status::OK);
+        for name in ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J"] {
+            r = r.header(name, name.to_lowercase());
+        }
+        let got: Vec<String> = r.headers.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        assert_eq!(
+            got,
+            ["A=a", "B=b", "C=c", "D=d", "E=e", "F=f", "G=g", "H=h", "I=i", "J=j"]
+        );
+        assert_eq!(r.get_header("j"), Some("j"));
     }
 
     #[test]

@@ -1,0 +1,74 @@
+//! The steady state of a keep-alive connection allocates nothing: after warm-up, requests to
+//! /echo/{text} and /user-agent are parsed, answered and written without a heap allocation.
+//! (Its own test binary, because it installs a counting global allocator.)
+
+use http_server::Config;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; this only counts. (The
+// server crate keeps #![forbid(unsafe_code)]; a global allocator cannot be written without it.)
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Sends `request` and reads exactly `answer.len()` bytes, into a fixed buffer (the client
+/// must not allocate either, or it would be counted).
+fn round_trip(s: &mut TcpStream, request: &[u8], answer: &[u8]) {
+    s.write_all(request).unwrap();
+    let mut buf = [0u8; 256];
+    let got = &mut buf[..answer.len()];
+    s.read_exact(got).unwrap();
+    assert_eq!(&got[..], answer);
+}
+
+#[test]
+fn echo_and_user_agent_allocate_nothing_per_request() {
+    let handle = http_server::start(Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        quiet: true,
+        ..Config::default()
+    })
+    .unwrap();
+    let mut s = TcpStream::connect(handle.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let echo = b"GET /echo/pineapple HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n";
+    let echo_answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 9\r\n\r\npineapple";
+    let ua = b"GET /user-agent HTTP/1.1\r\nHost: h\r\nUser-Agent: curl/8.0\r\n\r\n";
+    let ua_answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 8\r\n\r\ncurl/8.0";
+    for _ in 0..20 {
+        round_trip(&mut s, echo, echo_answer);
+        round_trip(&mut s, ua, ua_answer);
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..200 {
+        round_trip(&mut s, echo, echo_answer);
+        round_trip(&mut s, ua, ua_answer);
+    }
+    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    assert_eq!(
+        after - before,
+        0,
+        "allocations during 400 keep-alive requests"
+    );
+}
