@@ -80,6 +80,38 @@ fn idle_connections_wait_off_the_queue_and_wake_when_a_request_comes() {
     }
 }
 
+#[test]
+fn parked_connections_still_meet_their_deadlines() {
+    let srv = server_with(|c| {
+        c.threads = 2;
+        c.idle_timeout = Duration::from_millis(400);
+        c.header_timeout = Duration::from_millis(400);
+    });
+    // Ten idle keep-alive connections and ten with half a head: more than the workers, so
+    // they wait in the parking lot, where their deadlines must still be kept.
+    let mut idle: Vec<TcpStream> = (0..10).map(|_| srv.connect()).collect();
+    for s in &mut idle {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        assert_eq!(read_response(s, false).status, 200);
+    }
+    let mut partial: Vec<TcpStream> = (0..10).map(|_| srv.connect()).collect();
+    for s in &mut partial {
+        s.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+    }
+    let started = Instant::now();
+    for s in &mut partial {
+        assert_eq!(read_response(s, false).status, 408);
+    }
+    for s in &mut idle {
+        assert!(is_closed(s), "idle connection closed quietly");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 fn panicking<'h>(
     config: &Config,
     head: &'h Head,
