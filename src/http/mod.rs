@@ -211,17 +211,25 @@ impl Headers {
     }
 }
 
+/// The most bytes of a client's value (a target, a method) that go into one log line; the rest
+/// is cut and marked, so a client cannot make each of its requests cost kilobytes of log.
+pub const MAX_LOGGED_BYTES: usize = 512;
+
 /// Writes bytes from the client into a log line, escaping anything that is not printable ASCII
-/// so that a request cannot forge log lines or send terminal control sequences.
+/// so that a request cannot forge log lines or send terminal control sequences, and cutting it
+/// at `MAX_LOGGED_BYTES`.
 pub fn escape_for_log(bytes: &[u8], out: &mut String) {
     use std::fmt::Write;
-    for &b in bytes {
+    for &b in bytes.iter().take(MAX_LOGGED_BYTES) {
         if (0x20..0x7f).contains(&b) && b != b'\\' {
             out.push(char::from(b));
         } else {
             // Writing to a String cannot fail.
             let _ = write!(out, "\\x{b:02x}");
         }
+    }
+    if bytes.len() > MAX_LOGGED_BYTES {
+        let _ = write!(out, "...({} bytes)", bytes.len());
     }
 }
 
@@ -270,6 +278,13 @@ mod tests {
         let mut s = String::new();
         escape_for_log(b"a\r\nb\x1b[31m\\", &mut s);
         assert_eq!(s, "a\\x0d\\x0ab\\x1b[31m\\x5c");
+        let mut long = String::new();
+        escape_for_log(&[b'a'; MAX_LOGGED_BYTES + 1], &mut long);
+        assert!(
+            long.ends_with(&format!("a...({} bytes)", MAX_LOGGED_BYTES + 1)),
+            "{long}"
+        );
+        assert_eq!(long.matches('a').count(), MAX_LOGGED_BYTES);
     }
 
     #[test]
