@@ -14,10 +14,11 @@ use crate::buf::{with_scratch, ReadBuf};
 use crate::config::MAX_DRAIN_BYTES;
 use crate::encoding;
 use crate::error::Error;
-use crate::http::body::{self, BodyReader, Framing};
+use crate::http::body::{BodyReader, Framing};
+use crate::http::checks::{check_head, wants_keep_alive};
 use crate::http::date::{format_http_date, unix_seconds};
 use crate::http::parse::{parse_head_reusing, Head, Limits, Parsed, Spare};
-use crate::http::response::{write_response, Response, WriteOptions};
+use crate::http::response::{write_response, WriteOptions};
 use crate::http::{escape_for_log, Method, Status, Version};
 use crate::server::Shared;
 use std::io::{self, Read, Write};
@@ -303,7 +304,7 @@ impl Conn {
                         e.message()
                     ));
                 }
-                (error_response(&e), !e.closes_connection())
+                (e.response(), !e.closes_connection())
             }
             Err(_) => {
                 shared.log.info(format_args!(
@@ -311,7 +312,7 @@ impl Conn {
                     self.peer
                 ));
                 let e = Error::Io(io::Error::other("panic"));
-                (error_response(&e), false)
+                (e.response(), false)
             }
         };
         keep_alive = keep_alive && wants_keep_alive(head) && !shared.is_shutting_down();
@@ -324,7 +325,7 @@ impl Conn {
         keep_alive = keep_alive && body_done;
 
         if let Err(e) = encoding::negotiate(&mut resp, encoding::wants_gzip(&head.headers)) {
-            resp = error_response(&Error::Io(e));
+            resp = Error::Io(e).response();
         }
         let status = resp.status;
         let date = config
@@ -373,9 +374,8 @@ impl Conn {
             date: None,
         };
         let stream = &mut self.stream;
-        let sent =
-            with_scratch(|scratch| write_response(stream, scratch, error_response(&e), &opts))
-                .map_or(0, |(n, _)| n);
+        let sent = with_scratch(|scratch| write_response(stream, scratch, e.response(), &opts))
+            .map_or(0, |(n, _)| n);
         match head {
             Some(h) => self.log_request(h, status, sent, started),
             None => self.shared.log.access(format_args!(
@@ -430,66 +430,6 @@ impl Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// The checks on a head that routing does not make: Host (RFC 9112 §3.2), body framing, and
-/// Expect (RFC 9110 §10.1.1). Returns the framing and whether the client awaits 100 Continue.
-fn check_head(head: &Head) -> Result<(Framing, bool), Error> {
-    if head.version == Version::Http11 {
-        let mut hosts = head.headers.get_all("host");
-        match (hosts.next(), hosts.next()) {
-            (Some(host), None) if is_valid_host(host) => {}
-            (Some(_), None) => return Err(Error::BadRequest("invalid Host")),
-            (None, _) => return Err(Error::BadRequest("missing Host")),
-            (Some(_), Some(_)) => return Err(Error::BadRequest("more than one Host")),
-        }
-    }
-    let framing = body::framing(head)?;
-    // An HTTP/1.0 client cannot expect 100 Continue; the field is ignored there.
-    let mut expect_continue = false;
-    if head.version == Version::Http11 && head.headers.get("expect").is_some() {
-        for e in head.headers.list("expect") {
-            if !e.eq_ignore_ascii_case(b"100-continue") {
-                return Err(Error::ExpectationFailed);
-            }
-            expect_continue = true;
-        }
-    }
-    Ok((framing, expect_continue))
-}
-
-/// uri-host [ ":" port ] in the characters RFC 3986 allows (reg-name, IP literals, IPv4).
-fn is_valid_host(host: &[u8]) -> bool {
-    host.iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b))
-}
-
-/// HTTP/1.1 persists unless the client says close; HTTP/1.0 only if it says keep-alive
-/// (RFC 9112 §9.3).
-fn wants_keep_alive(head: &Head) -> bool {
-    let close = head.headers.has_token("connection", "close");
-    match head.version {
-        Version::Http11 => !close,
-        Version::Http10 => !close && head.headers.has_token("connection", "keep-alive"),
-    }
-}
-
-/// The answer for an error: a one-line text body (empty for 404), plus the headers the status
-/// calls for.
-pub fn error_response(e: &Error) -> Response<'static> {
-    let status = e.status();
-    let resp = if status == Status::NOT_FOUND {
-        Response::new(status)
-    } else {
-        Response::text(status, format!("{}\n", e.message()))
-    };
-    match e {
-        Error::MethodNotAllowed(allow) => resp.header("Allow", *allow),
-        Error::RangeNotSatisfiable { len } => {
-            resp.header("Content-Range", format!("bytes */{len}"))
-        }
-        _ => resp,
     }
 }
 

@@ -4,6 +4,7 @@
 //! It does not write anything; `conn.rs` turns an `Error` into a response.
 
 use crate::http::parse::ParseError;
+use crate::http::response::Response;
 use crate::http::Status;
 use std::fmt;
 use std::io;
@@ -115,6 +116,24 @@ impl Error {
             Error::MethodNotAllowed(allow) => format!("method not allowed here; allowed: {allow}"),
             Error::Io(e) => format!("internal error: {e}"),
             other => other.status().reason().to_ascii_lowercase(),
+        }
+    }
+
+    /// The answer for this error: a one-line text body (empty for 404), plus the headers the
+    /// status calls for.
+    pub fn response(&self) -> Response<'static> {
+        let status = self.status();
+        let resp = if status == Status::NOT_FOUND {
+            Response::new(status)
+        } else {
+            Response::text(status, format!("{}\n", self.message()))
+        };
+        match self {
+            Error::MethodNotAllowed(allow) => resp.header("Allow", *allow),
+            Error::RangeNotSatisfiable { len } => {
+                resp.header("Content-Range", format!("bytes */{len}"))
+            }
+            _ => resp,
         }
     }
 

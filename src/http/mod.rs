@@ -5,6 +5,7 @@
 //! `date`. Nothing here does I/O.
 
 pub mod body;
+pub mod checks;
 pub mod date;
 pub mod parse;
 pub mod response;
