@@ -39,6 +39,10 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a single write may block on a client that does not read its answer.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most worker threads `--threads` accepts (each is a real thread with its own stack).
+pub const MAX_THREADS: usize = 1024;
+/// The largest `--max-head-bytes` accepted: a connection may hold this much while a head arrives.
+pub const MAX_HEAD_BYTES_LIMIT: usize = 1024 * 1024;
 /// Worker threads per available core, for the default `--threads`.
 pub const THREADS_PER_CORE: usize = 4;
 /// Fewest worker threads by default, whatever the core count.

@@ -17,10 +17,10 @@ Options:
   --directory DIR            serve and store /files/{name} in DIR (default: /files disabled)
   --port N                   TCP port (default 4221; 0 picks a free one)
   --bind ADDR                address to listen on (default 127.0.0.1; :: and 0.0.0.0 work)
-  --threads N                worker threads (default 4 per core, at least 8)
+  --threads N                worker threads (default 4 per core, at least 8; at most 1024)
   --max-connections N        connections admitted at once; more get 503 (default 256 per thread)
   --max-upload BYTES         largest upload (default 4294967296 = 4 GiB)
-  --max-head-bytes N         largest request head (default 16384)
+  --max-head-bytes N         largest request head (default 16384; at most 1048576)
   --max-request-line N       longest request line (default 8192)
   --max-headers N            most header fields (default 100)
   --idle-timeout SECS        close idle keep-alive connections after this (default 15)
@@ -87,10 +87,12 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, Stri
                     .parse::<IpAddr>()
                     .map_err(|_| format!("--bind: '{v}' is not an IP address"))?;
             }
-            "--threads" => c.threads = positive(&flag, &value(&flag)?)?,
+            "--threads" => c.threads = at_most(&flag, &value(&flag)?, config::MAX_THREADS)?,
             "--max-connections" => max_connections = Some(positive(&flag, &value(&flag)?)?),
             "--max-upload" => c.max_upload_bytes = number(&flag, &value(&flag)?)?,
-            "--max-head-bytes" => c.max_head_bytes = positive(&flag, &value(&flag)?)?,
+            "--max-head-bytes" => {
+                c.max_head_bytes = at_most(&flag, &value(&flag)?, config::MAX_HEAD_BYTES_LIMIT)?;
+            }
             "--max-request-line" => c.max_request_line_bytes = positive(&flag, &value(&flag)?)?,
             "--max-headers" => c.max_headers = positive(&flag, &value(&flag)?)?,
             "--idle-timeout" => c.idle_timeout = seconds(&flag, &value(&flag)?)?,
@@ -118,6 +120,13 @@ fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
 fn positive(flag: &str, v: &str) -> Result<usize, String> {
     match number::<usize>(flag, v)? {
         0 => Err(format!("{flag} must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+fn at_most(flag: &str, v: &str, max: usize) -> Result<usize, String> {
+    match positive(flag, v)? {
+        n if n > max => Err(format!("{flag} can be at most {max}")),
         n => Ok(n),
     }
 }

@@ -36,6 +36,8 @@ fn bad_flags_print_usage_and_exit_2() {
         &["--port", "http"],
         &["--port", "70000"],
         &["--threads", "0"],
+        &["--threads", "100000"],
+        &["--max-head-bytes", "1000000000"],
         &["--bind", "nowhere"],
         &["--idle-timeout", "-1"],
         &["--quiet=yes"],
