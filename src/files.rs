@@ -307,16 +307,33 @@ pub fn remove_stale_uploads(dir: &Path) -> io::Result<usize> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        let name = name.as_bytes();
-        if name.starts_with(UPLOAD_PREFIX.as_bytes())
-            && name.ends_with(UPLOAD_SUFFIX.as_bytes())
-            && entry.file_type().is_ok_and(|t| t.is_file())
-            && fs::remove_file(entry.path()).is_ok()
-        {
+        let Some(pid) = upload_owner(name.as_bytes()) else {
+            continue;
+        };
+        // Another server may be running on this directory: its uploads are not stale.
+        if is_running(pid) {
+            continue;
+        }
+        if entry.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(entry.path()).is_ok() {
             removed += 1;
         }
     }
     Ok(removed)
+}
+
+/// The process id in a temporary upload's name (`PREFIX{pid}-{n}SUFFIX`), if it is one.
+fn upload_owner(name: &[u8]) -> Option<u32> {
+    let middle = name
+        .strip_prefix(UPLOAD_PREFIX.as_bytes())?
+        .strip_suffix(UPLOAD_SUFFIX.as_bytes())?;
+    let pid = middle.split(|&b| b == b'-').next()?;
+    std::str::from_utf8(pid).ok()?.parse().ok()
+}
+
+/// Whether a process with this id is alive (Linux: it has a /proc entry). Where /proc is
+/// missing every owner looks gone, and its uploads are removed.
+fn is_running(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
 }
 
 #[cfg(test)]
@@ -372,6 +389,16 @@ mod tests {
             resolve_name(reserved.as_bytes()),
             Err(Error::NotFound)
         ));
+    }
+
+    #[test]
+    fn reads_the_owner_of_an_upload_from_its_name() {
+        let name = format!("{UPLOAD_PREFIX}1234-7{UPLOAD_SUFFIX}");
+        assert_eq!(upload_owner(name.as_bytes()), Some(1234));
+        assert_eq!(upload_owner(b"notes.part"), None);
+        let odd = format!("{UPLOAD_PREFIX}x-7{UPLOAD_SUFFIX}");
+        assert_eq!(upload_owner(odd.as_bytes()), None);
+        assert!(is_running(std::process::id()));
     }
 
     #[test]

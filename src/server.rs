@@ -62,7 +62,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Checks the configuration, cleans up stale uploads, and binds.
+    /// Checks the configuration, binds, and cleans up uploads a killed process left behind.
     ///
     /// # Errors
     /// `InvalidInput` for a bad `--directory`, and the bind error (address in use, say).
@@ -81,16 +81,6 @@ impl Server {
         let log = Logger {
             quiet: config.quiet,
         };
-        if let Some(dir) = &config.directory {
-            match files::remove_stale_uploads(dir) {
-                Ok(0) => {}
-                Ok(n) => log.info(format_args!(
-                    "removed {n} unfinished upload file(s) from {}",
-                    dir.display()
-                )),
-                Err(e) => log.info(format_args!("could not list {}: {e}", dir.display())),
-            }
-        }
         let listener = TcpListener::bind(config.addr).map_err(|e| {
             let hint = if e.kind() == io::ErrorKind::AddrInUse {
                 " (is another server running on that port? try --port)"
@@ -102,6 +92,18 @@ impl Server {
                 format!("cannot listen on {}: {e}{hint}", config.addr),
             )
         })?;
+        // Only once the port is ours: a second server that fails to bind must not touch the
+        // uploads in progress of the one already running on this directory.
+        if let Some(dir) = &config.directory {
+            match files::remove_stale_uploads(dir) {
+                Ok(0) => {}
+                Ok(n) => log.info(format_args!(
+                    "removed {n} unfinished upload file(s) from {}",
+                    dir.display()
+                )),
+                Err(e) => log.info(format_args!("could not list {}: {e}", dir.display())),
+            }
+        }
         let pool = ThreadPool::with_name("worker".into(), config.threads.max(1));
         Ok(Server {
             listener,

@@ -424,7 +424,13 @@ fn concurrent_uploads_to_one_name_leave_one_whole_body() {
 #[test]
 fn temporary_names_are_never_served_and_stale_ones_are_cleaned_at_start() {
     let root = TempDir::new("stale");
-    let stale = root.path().join(".http-server-upload-1-1.part");
+    // A pid above Linux's largest pid_max (2^22): its owner cannot be running.
+    let stale = root.path().join(".http-server-upload-4999999-1.part");
+    // One owned by a live process (this test) is another server's upload in progress.
+    let live = root
+        .path()
+        .join(format!(".http-server-upload-{}-1.part", std::process::id()));
+    std::fs::write(&live, b"in progress").unwrap();
     std::fs::write(&stale, b"half an upload").unwrap();
     std::fs::write(root.path().join("keep.part"), b"user file").unwrap();
     let handle = http_server::start(http_server::Config {
@@ -435,13 +441,14 @@ fn temporary_names_are_never_served_and_stale_ones_are_cleaned_at_start() {
     })
     .unwrap();
     assert!(!stale.exists(), "stale upload removed at start-up");
+    assert!(live.exists(), "a live process's upload is left alone");
     assert!(
         root.path().join("keep.part").exists(),
         "other files untouched"
     );
     std::fs::write(&stale, b"half an upload").unwrap();
     let mut s = connect(handle.addr());
-    s.write_all(b"GET /files/.http-server-upload-1-1.part HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"GET /files/.http-server-upload-4999999-1.part HTTP/1.1\r\nHost: h\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut s, false).status, 404);
 }
