@@ -190,8 +190,18 @@ impl Conn {
             else {
                 if self.head_deadline.is_some() {
                     self.answer_error(None, Error::Timeout);
+                    return Next::Close;
                 }
-                return Next::Close;
+                // Idle too long, unless bytes arrived that an overloaded server has not read yet:
+                // closing with them unread would reset the connection under the client.
+                self.set_nonblocking();
+                match self.buf.fill(&mut self.stream, limits.max_head_bytes + 1) {
+                    Ok(n) if n > 0 => {
+                        self.last_input = Instant::now();
+                        continue;
+                    }
+                    _ => return Next::Close,
+                }
             };
             let cap = limits.max_head_bytes + 1;
             let queued = self.shared.pool.queued_count();
