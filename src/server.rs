@@ -227,7 +227,8 @@ impl Handle {
         self.shared.in_flight.load(Ordering::Relaxed)
     }
 
-    /// Idle connections waiting in the parking lot.
+    /// Idle connections waiting in the parking lot (not counting those the watcher has out
+    /// for a check at this moment).
     pub fn parked(&self) -> usize {
         self.shared.parking.len()
     }
