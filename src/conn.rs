@@ -334,7 +334,7 @@ impl Conn {
         };
         keep_alive = keep_alive && body_done;
 
-        if let Err(e) = encoding::negotiate(&mut resp, encoding::wants_gzip(&head.headers)) {
+        if let Err(e) = encoding::negotiate(&mut resp, &head.headers) {
             resp = Error::Io(e).response();
         }
         let status = resp.status;

@@ -123,16 +123,17 @@ fn gzip_with(c: &mut Compress, data: &[u8]) -> io::Result<Vec<u8>> {
 }
 
 /// Applies content negotiation to a response whose body is in memory: adds
-/// `Vary: Accept-Encoding` to anything compressible, and gzips it when the client wants gzip.
+/// `Vary: Accept-Encoding` to anything compressible, and gzips it when the request's
+/// `Accept-Encoding` asks for gzip (read only for answers that could be compressed).
 ///
 /// # Errors
 /// Only if compression fails.
-pub fn negotiate(resp: &mut Response<'_>, wants_gzip: bool) -> io::Result<()> {
+pub fn negotiate(resp: &mut Response<'_>, request: &Headers) -> io::Result<()> {
     if !resp.compressible {
         return Ok(());
     }
     resp.headers.push(("Vary", "Accept-Encoding".into()));
-    if !wants_gzip || resp.status != http::Status::OK {
+    if resp.status != http::Status::OK || !wants_gzip(request) {
         return Ok(());
     }
     let Some(data) = resp.body.in_memory().filter(|d| !d.is_empty()) else {
@@ -207,17 +208,17 @@ mod tests {
     fn negotiate_marks_vary_and_compresses_only_when_wanted() {
         let mut r = Response::text(Status::OK, "abc");
         r.compressible = true;
-        negotiate(&mut r, false).unwrap();
+        negotiate(&mut r, &headers("identity")).unwrap();
         assert_eq!(r.get_header("vary"), Some("Accept-Encoding"));
         assert_eq!(r.get_header("content-encoding"), None);
 
         let mut r = Response::text(Status::OK, "abc");
         r.compressible = true;
-        negotiate(&mut r, true).unwrap();
+        negotiate(&mut r, &headers("gzip")).unwrap();
         assert_eq!(r.get_header("content-encoding"), Some("gzip"));
 
         let mut r = Response::text(Status::NOT_FOUND, "abc");
-        negotiate(&mut r, true).unwrap();
+        negotiate(&mut r, &headers("gzip")).unwrap();
         assert_eq!(r.get_header("content-encoding"), None);
     }
 }
