@@ -82,11 +82,14 @@ enum Next {
 
 impl Conn {
     /// Prepares an accepted stream. The caller has already counted it in `in_flight`; dropping
-    /// the `Conn` uncounts it.
-    pub fn new(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) -> Conn {
-        // Small answers must not wait for Nagle's algorithm.
-        let _ = stream.set_nodelay(true);
-        let _ = stream.set_write_timeout(Some(shared.config.write_timeout));
+    /// the `Conn` uncounts it. `preset`: the socket came with `TCP_NODELAY`, the write timeout and
+    /// a read timeout of `QUEUE_CHECK_INTERVAL` (inherited from the listener).
+    pub fn new(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, preset: bool) -> Conn {
+        if !preset {
+            // Small answers must not wait for Nagle's algorithm.
+            let _ = stream.set_nodelay(true);
+            let _ = stream.set_write_timeout(Some(shared.config.write_timeout));
+        }
         Conn {
             stream,
             peer,
@@ -94,7 +97,7 @@ impl Conn {
             spare: Spare::default(),
             idle_deadline: Instant::now() + shared.config.idle_timeout,
             head_deadline: None,
-            read_timeout: None,
+            read_timeout: preset.then_some(QUEUE_CHECK_INTERVAL),
             nonblocking: false,
             last_input: Instant::now(),
             waited_first: false,
