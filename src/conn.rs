@@ -424,19 +424,20 @@ impl Conn {
     }
 
     fn log_request(&self, head: &Head, status: Status, sent: u64, started: Instant) {
-        if self.shared.log.quiet {
-            return;
-        }
-        let mut target = String::new();
-        escape_for_log(head.target(), &mut target);
-        let mut method = String::new();
-        escape_for_log(head.method_token(), &mut method);
-        self.shared.log.access(format_args!(
-            "{} \"{method} {target}\" {} {sent}B {:.3}ms",
-            self.peer,
-            status.0,
-            started.elapsed().as_secs_f64() * 1000.0
-        ));
+        self.shared.log.access_with(|line| {
+            use std::fmt::Write;
+            // Writing to a String cannot fail.
+            let _ = write!(line, "{} \"", self.peer);
+            escape_for_log(head.method_token(), line);
+            line.push(' ');
+            escape_for_log(head.target(), line);
+            let _ = write!(
+                line,
+                "\" {} {sent}B {:.3}ms",
+                status.0,
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        });
     }
 }
 

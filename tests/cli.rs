@@ -124,3 +124,81 @@ fn starts_serves_and_logs_requests_without_control_characters() {
         "raw escape in the log: {logged:?}"
     );
 }
+
+#[test]
+fn log_lines_from_concurrent_workers_never_interleave() {
+    const CLIENTS: usize = 4;
+    const REQUESTS: usize = 50;
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(BIN)
+        .args(["--port", &port.to_string(), "--threads", "4"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    log.read_line(&mut first).unwrap();
+    assert!(first.contains("listening on"), "{first}");
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut reader = BufReader::new(s.try_clone().unwrap());
+                for i in 0..REQUESTS {
+                    let text = format!("c{c}-r{i}-{}", "x".repeat(i * 7));
+                    // One write: a request in pieces would wait on Nagle and delayed ACKs.
+                    let request = format!("GET /echo/{text} HTTP/1.1\r\nHost: h\r\n\r\n");
+                    s.write_all(request.as_bytes()).unwrap();
+                    // Status line, three fields, blank line, body.
+                    let mut line = String::new();
+                    for _ in 0..5 {
+                        reader.read_line(&mut line).unwrap();
+                    }
+                    let mut body = vec![0; text.len()];
+                    reader.read_exact(&mut body).unwrap();
+                    assert_eq!(body, text.as_bytes());
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    // A request is logged just after its answer is written: read until all are in.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in log.lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = 0;
+    let mut lines = Vec::new();
+    while seen < CLIENTS * REQUESTS {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else {
+            break;
+        };
+        // Every line is whole: a timestamp, then one event.
+        let (time, event) = line.split_once(' ').unwrap();
+        assert!(time.starts_with("20") && time.ends_with('Z'), "{line:?}");
+        assert!(event.starts_with("127.0.0.1:"), "{line:?}");
+        if let Some((_, request)) = event.split_once(" \"GET /echo/c") {
+            let (c_r, status) = request.split_once('"').unwrap();
+            let i: usize = c_r.split('-').nth(1).unwrap()[1..].parse().unwrap();
+            assert!(c_r.ends_with(&"x".repeat(i * 7)), "{line:?}");
+            assert!(status.starts_with(" 200 "), "{line:?}");
+            seen += 1;
+        }
+        lines.push(line);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(seen, CLIENTS * REQUESTS, "{lines:#?}");
+}

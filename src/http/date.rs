@@ -41,19 +41,22 @@ pub fn format_http_date(secs: u64) -> String {
     )
 }
 
-/// Formats seconds since the epoch as `2026-11-23T20:40:29Z` plus milliseconds, for logs.
-pub fn format_log_time(t: SystemTime) -> String {
+/// Appends a time as `2026-11-23T20:40:29.123Z`, for logs.
+pub fn write_log_time(t: SystemTime, out: &mut String) {
+    use std::fmt::Write;
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let (y, m, day) = civil_from_days(secs / 86_400);
     let rem = secs % 86_400;
-    format!(
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
         "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60,
         d.subsec_millis()
-    )
+    );
 }
 
 /// Parses an HTTP date in any of the three forms of RFC 9110 §5.6.7. `None` if it is not one.
@@ -259,6 +262,8 @@ mod tests {
     #[test]
     fn formats_log_time() {
         let t = UNIX_EPOCH + std::time::Duration::from_millis(EXAMPLE * 1000 + 42);
-        assert_eq!(format_log_time(t), "1994-11-06T08:49:37.042Z");
+        let mut out = String::from("at ");
+        write_log_time(t, &mut out);
+        assert_eq!(out, "at 1994-11-06T08:49:37.042Z");
     }
 }
