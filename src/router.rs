@@ -11,6 +11,7 @@ use crate::handlers;
 use crate::http::body::BodyReader;
 use crate::http::parse::Head;
 use crate::http::response::Response;
+use crate::http::scan::{find, find_either};
 use crate::http::{Method, Status};
 use std::io::{Read, Write};
 
@@ -51,10 +52,10 @@ pub fn route(target: &[u8]) -> Result<Route<'_>, Error> {
     }
     let path = path_of(target)?;
     // The query is split off; no route uses it. A fragment is never sent, but cut it too.
-    let path = path
-        .split(|&b| b == b'?' || b == b'#')
-        .next()
-        .unwrap_or_default();
+    let path = match find_either(path, b'?', b'#') {
+        Some(end) => path.get(..end).unwrap_or_default(),
+        None => path,
+    };
     if !is_valid_percent_encoding(path) {
         return Err(Error::BadRequest("invalid percent-encoding"));
     }
@@ -149,6 +150,11 @@ pub fn dispatch<'h, S: Read + Write>(
 
 /// Whether every `%` is followed by two hex digits (RFC 3986 §2.1).
 fn is_valid_percent_encoding(s: &[u8]) -> bool {
+    // Most paths have no escape at all: one fast search settles them.
+    let Some(first) = find(s, b'%') else {
+        return true;
+    };
+    let s = s.get(first..).unwrap_or_default();
     s.iter().enumerate().all(|(i, &b)| {
         b != b'%'
             || (s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)

@@ -2,13 +2,14 @@
 //! header list of a request.
 //!
 //! Parsing lives in `parse`, body framing in `body`, response writing in `response`, dates in
-//! `date`. Nothing here does I/O.
+//! `date`, byte searches in `scan`. Nothing here does I/O.
 
 pub mod body;
 pub mod checks;
 pub mod date;
 pub mod parse;
 pub mod response;
+pub mod scan;
 
 use std::ops::Range;
 

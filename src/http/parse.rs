@@ -8,6 +8,7 @@
 //! Out of scope: bodies (`body.rs`), what the headers mean for framing (`conn.rs`), and the
 //! target's path syntax (`router.rs`).
 
+use super::scan::{all_visible, find};
 use super::{FieldSpans, Headers, Method, Version};
 use std::ops::Range;
 
@@ -142,7 +143,7 @@ fn skip_empty_lines(buf: &[u8]) -> usize {
 /// Finds the end of the head: the index just past the empty line that closes it.
 fn find_head_end(buf: &[u8], start: usize, scanned: &mut usize) -> Option<usize> {
     let mut i = (*scanned).max(start);
-    while let Some(off) = buf.get(i..)?.iter().position(|&b| b == b'\n') {
+    while let Some(off) = find(buf.get(i..)?, b'\n') {
         let nl = i + off;
         match buf.get(nl + 1..) {
             Some([b'\n', ..]) => return Some(nl + 2),
@@ -182,7 +183,7 @@ fn line_or_head_too_long(buf: &[u8], start: usize, limits: &Limits) -> ParseErro
 /// bytes arrive, and a limit check on a prefix agrees with one on the whole.
 fn request_line_len(buf: &[u8], start: usize) -> usize {
     let rest = buf.get(start..).unwrap_or_default();
-    let line = match rest.iter().position(|&b| b == b'\n') {
+    let line = match find(rest, b'\n') {
         Some(nl) => rest.get(..nl).unwrap_or_default(),
         None => rest,
     };
@@ -246,10 +247,7 @@ struct Lines<'a> {
 impl<'a> Lines<'a> {
     fn next_line(&mut self) -> Result<(usize, &'a [u8]), ParseError> {
         let rest = self.buf.get(self.pos..).unwrap_or_default();
-        let nl = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or(ParseError::Malformed("unterminated line"))?;
+        let nl = find(rest, b'\n').ok_or(ParseError::Malformed("unterminated line"))?;
         let start = self.pos;
         self.pos += nl + 1;
         let line = rest.get(..nl).unwrap_or_default();
@@ -266,18 +264,17 @@ fn parse_request_line(
     at: usize,
 ) -> Result<(Range<usize>, Range<usize>, Version), ParseError> {
     // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), single spaces.
-    let mut parts = line.splitn(3, |&b| b == b' ');
-    let method = parts.next().unwrap_or_default();
-    let target = parts
-        .next()
-        .ok_or(ParseError::Malformed("malformed request line"))?;
-    let version = parts
-        .next()
-        .ok_or(ParseError::Malformed("malformed request line"))?;
+    let malformed = ParseError::Malformed("malformed request line");
+    let method_end = find(line, b' ').ok_or(malformed.clone())?;
+    let (method, rest) = line.split_at(method_end);
+    let rest = rest.get(1..).unwrap_or_default();
+    let target_end = find(rest, b' ').ok_or(malformed)?;
+    let (target, version) = rest.split_at(target_end);
+    let version = version.get(1..).unwrap_or_default();
     if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
         return Err(ParseError::Malformed("invalid method"));
     }
-    if target.is_empty() || !target.iter().all(|&b| (0x21..0x7f).contains(&b)) {
+    if target.is_empty() || !all_visible(target) {
         return Err(ParseError::Malformed("invalid request target"));
     }
     let version = parse_version(version)?;
