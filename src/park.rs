@@ -15,12 +15,14 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How soon a newly parked connection is looked at first.
-pub const FIRST_CHECK_AFTER: Duration = Duration::from_millis(1);
+pub const FIRST_CHECK_AFTER: Duration = Duration::from_micros(200);
 /// The longest a parked connection goes unchecked: the worst extra delay a request on a
 /// long-idle keep-alive connection can see.
 pub const MAX_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 /// The watcher wakes at most this often; each wake checks every connection that is due.
-pub const WATCH_TICK: Duration = Duration::from_millis(2);
+/// Short, because connections are parked after a few empty looks, often a fraction of a
+/// millisecond before their client's next request.
+pub const WATCH_TICK: Duration = Duration::from_micros(200);
 /// The watcher wakes at least this often, to notice shutdown.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
 
