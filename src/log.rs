@@ -72,6 +72,13 @@ fn stderr_file() -> Option<&'static File> {
     .as_ref()
 }
 
+/// Lets go of a buffer that a long line made large, so that one such line costs no memory after.
+fn release_if_large(line: &mut String) {
+    if line.capacity() > KEPT_LINE_CAPACITY {
+        *line = String::new();
+    }
+}
+
 fn write_line(build: impl FnOnce(&mut String)) {
     let mut spare = String::new();
     let write = |line: &mut String| {
@@ -85,9 +92,7 @@ fn write_line(build: impl FnOnce(&mut String)) {
             Some(mut f) => f.write_all(line.as_bytes()),
             None => io::stderr().lock().write_all(line.as_bytes()),
         };
-        if line.capacity() > KEPT_LINE_CAPACITY {
-            *line = String::new();
-        }
+        release_if_large(line);
     };
     // A line logged while one is being built on this thread (from a Display impl, say) gets a
     // buffer of its own.
@@ -95,4 +100,19 @@ fn write_line(build: impl FnOnce(&mut String)) {
         Ok(mut line) => write(&mut line),
         Err(_) => write(&mut spare),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_buffer_is_kept_up_to_its_limit_and_no_further() {
+        let mut small = String::with_capacity(KEPT_LINE_CAPACITY);
+        release_if_large(&mut small);
+        assert!(small.capacity() >= KEPT_LINE_CAPACITY);
+        let mut large = String::with_capacity(KEPT_LINE_CAPACITY + 1);
+        release_if_large(&mut large);
+        assert_eq!(large.capacity(), 0);
+    }
 }
