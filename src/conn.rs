@@ -4,8 +4,9 @@
 //! It also keeps the pool fair. While other connections wait for a worker, a worker only looks
 //! at its connection (a non-blocking read): with no complete request there, the connection goes
 //! to the back of the pool's queue, or to the parking lot (`park.rs`) once it has been idle for
-//! `PARK_AFTER_IDLE`, and the worker takes the next one. So connections outnumbering workers are
-//! all served, and idle or slow clients cannot pin workers.
+//! `PARK_AFTER_IDLE` or its worker keeps finding connections empty (`MAX_EMPTY_LOOKS`), and the
+//! worker takes the next one. So connections outnumbering workers are all served, idle or slow
+//! clients cannot pin workers, and workers do not spin on quiet clients.
 //!
 //! Out of scope: accepting and admission (`server.rs`), parsing (`http/parse.rs`), framing of
 //! bodies (`http/body.rs`), and what each route does (`router.rs`, `handlers.rs`).
