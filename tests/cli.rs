@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_http-server");
@@ -72,14 +72,15 @@ fn a_port_in_use_exits_1_with_a_message() {
     );
 }
 
-#[test]
-fn starts_serves_and_logs_requests_without_control_characters() {
+/// Starts the binary on a free port with its log piped, and reads the start-up line.
+fn start_logging_server(args: &[&str]) -> (Child, u16, BufReader<ChildStderr>) {
     let port = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let mut child = Command::new(BIN)
         .args(["--port", &port.to_string()])
+        .args(args)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -87,6 +88,13 @@ fn starts_serves_and_logs_requests_without_control_characters() {
     let mut line = String::new();
     log.read_line(&mut line).unwrap();
     assert!(line.contains("listening on 127.0.0.1:"), "{line}");
+    (child, port, log)
+}
+
+#[test]
+fn starts_serves_and_logs_requests_without_control_characters() {
+    let (mut child, port, mut log) = start_logging_server(&[]);
+    let mut line = String::new();
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.write_all(b"GET /echo/%1b[2J\x1b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
@@ -129,19 +137,7 @@ fn starts_serves_and_logs_requests_without_control_characters() {
 fn log_lines_from_concurrent_workers_never_interleave() {
     const CLIENTS: usize = 4;
     const REQUESTS: usize = 50;
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut child = Command::new(BIN)
-        .args(["--port", &port.to_string(), "--threads", "4"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    log.read_line(&mut first).unwrap();
-    assert!(first.contains("listening on"), "{first}");
+    let (mut child, port, log) = start_logging_server(&["--threads", "4"]);
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
             std::thread::spawn(move || {
