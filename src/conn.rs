@@ -44,6 +44,11 @@ pub const MAX_EMPTY_LOOKS: u32 = 8;
 /// wait for a worker (Linux rounds it up to one timer tick, 4 ms at HZ=250; the request usually
 /// comes within a fraction of a millisecond).
 pub const FIRST_REQUEST_WAIT: Duration = Duration::from_millis(1);
+/// While connections wait in the parking lot (but none in the queue), a worker waits on its own
+/// connection for at most this long (one timer tick, 4 ms at HZ=250) before it parks it too and
+/// goes back to the pool: a parked connection whose request has come must not wait for a worker
+/// that sits on a quiet one.
+pub const PARKED_OTHERS_WAIT: Duration = Duration::from_millis(1);
 /// While no connection waits, a worker waiting on an idle connection still looks at the queue
 /// this often, so that a newcomer is picked up quickly.
 pub const QUEUE_CHECK_INTERVAL: Duration = Duration::from_millis(50);
@@ -229,6 +234,9 @@ impl Conn {
             } else if queued > 0 {
                 // Others wait for a worker: look at this connection without waiting on it.
                 self.set_nonblocking();
+            } else if !self.shared.parking.is_empty() {
+                // Others wait in the parking lot: wait here only briefly.
+                self.set_blocking(left.min(PARKED_OTHERS_WAIT));
             } else {
                 // Nobody waits: wait here, in slices, so that a newcomer is not left waiting.
                 self.set_blocking(left.min(QUEUE_CHECK_INTERVAL));
@@ -248,6 +256,10 @@ impl Conn {
                             return Next::Park;
                         }
                         return Next::Yield;
+                    }
+                    if !self.shared.parking.is_empty() {
+                        self.set_nonblocking();
+                        return Next::Park;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
