@@ -291,8 +291,7 @@ impl Handle {
         self.shared.in_flight.load(Ordering::Relaxed)
     }
 
-    /// Idle connections waiting in the parking lot (not counting those the watcher has out
-    /// for a check at this moment).
+    /// Idle connections waiting in the parking lot (including any the watcher is checking).
     pub fn parked(&self) -> usize {
         self.shared.parking.len()
     }
