@@ -7,7 +7,8 @@ installs and builds; run it after that script once, from the repository root:
 
   THREADS=2,4,8,16,32 ROUNDS=2 DURATION=4 python3 bench/pool_size.py
 
-Scenarios: echo keep-alive (-c50), 1000 keep-alive connections, uploads of 1 MiB with fsync
+Scenarios: echo keep-alive (-c50), echo with Connection: close (-c50), 1000 keep-alive
+connections, uploads of 1 MiB with fsync
 (-c50, where a worker blocks on the disk), and the fairness probe with 1000 connections.
 SCENARIOS (comma list of the names above) picks some. Pool sizes below 4 turn some of the
 1000 connections away (the default --max-connections is 256 per worker).
@@ -23,6 +24,7 @@ import bench  # noqa: E402  (the helpers and the pinning of bench.py)
 THREADS = [int(t) for t in os.environ.get("THREADS", "2,4,8,16,32").split(",")]
 SCENARIOS = {
     "echo keep-alive -c50": (["-t1", "-c50"], "/echo/abc", None),
+    "echo Connection: close -c50": (["-t1", "-c50", "-H", "Connection: close"], "/echo/abc", None),
     "1000 keep-alive": (["-t1", "-c1000", "--timeout", "2s"], "/echo/abc", None),
     "upload 1 MiB -c50": (["-t1", "-c50"], "/files/up", "put"),
 }
