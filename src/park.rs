@@ -23,11 +23,13 @@ pub const FIRST_CHECK_AFTER: Duration = Duration::from_micros(200);
 /// long-idle keep-alive connection can see, with a thousand connections parked.
 pub const MAX_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 /// The check interval may grow no longer than this many times the number of parked
-/// connections: all together, the watcher makes at most about 5000 checks a second (about 1.5%
-/// of a core here), and with fewer connections parked each is checked more often.
+/// connections: with up to a thousand parked, the watcher makes at most about 5000 checks a
+/// second in all (about 1.5% of a core here), and the fewer are parked, the more often each is
+/// checked. (Past a thousand, `MAX_CHECK_INTERVAL` holds and the checks grow with the count.)
 pub const CHECK_SPACING: Duration = Duration::from_micros(200);
-/// However few connections are parked, each is checked at least this often once it has been
-/// idle a while (so a request on it waits at most this long for the watcher).
+/// The cap on the check interval never goes below this: with a few connections parked, each is
+/// checked every 10 ms once it has been idle a while, and a request on it waits at most that
+/// long for the watcher.
 pub const MIN_INTERVAL_CAP: Duration = Duration::from_millis(10);
 /// The watcher wakes at most this often; each wake checks every connection that is due.
 /// Short, because connections are parked after a few empty looks, often a fraction of a
