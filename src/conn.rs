@@ -49,8 +49,8 @@ pub const FIRST_REQUEST_WAIT: Duration = Duration::from_millis(1);
 /// goes back to the pool: a parked connection whose request has come must not wait for a worker
 /// that sits on a quiet one.
 pub const PARKED_OTHERS_WAIT: Duration = Duration::from_millis(1);
-/// While nothing is queued or parked, a worker waiting on an idle connection still looks at the queue
-/// this often, so that a newcomer is picked up quickly.
+/// While nothing is queued or parked, a worker waiting on an idle connection still looks at the
+/// queue this often, so that a newcomer is picked up quickly.
 pub const QUEUE_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 /// After an answer that leaves request bytes unread, the server stops sending and reads (and
 /// drops) what the client still sends for at most this long before it closes, so that the
