@@ -1,5 +1,7 @@
 //! The binary as a user meets it: flags, exit codes and start-up messages.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, ChildStderr, Command, Stdio};
@@ -141,22 +143,15 @@ fn log_lines_from_concurrent_workers_never_interleave() {
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
             std::thread::spawn(move || {
-                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                let mut reader = BufReader::new(s.try_clone().unwrap());
+                let mut s = common::connect(([127, 0, 0, 1], port).into());
                 for i in 0..REQUESTS {
                     let text = format!("c{c}-r{i}-{}", "x".repeat(i * 7));
                     // One write: a request in pieces would wait on Nagle and delayed ACKs.
                     let request = format!("GET /echo/{text} HTTP/1.1\r\nHost: h\r\n\r\n");
                     s.write_all(request.as_bytes()).unwrap();
-                    // Status line, three fields, blank line, body.
-                    let mut line = String::new();
-                    for _ in 0..5 {
-                        reader.read_line(&mut line).unwrap();
-                    }
-                    let mut body = vec![0; text.len()];
-                    reader.read_exact(&mut body).unwrap();
-                    assert_eq!(body, text.as_bytes());
+                    let r = common::read_response(&mut s, false);
+                    assert_eq!(r.status, 200);
+                    assert_eq!(r.body, text.as_bytes());
                 }
             })
         })
