@@ -12,22 +12,15 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod app;
 pub mod buf;
-pub mod conditional;
 pub mod config;
-pub mod conn;
-pub mod encoding;
-pub mod error;
-pub mod files;
-pub mod handlers;
+pub mod engine;
 pub mod http;
 pub mod log;
-pub mod park;
-pub mod router;
-pub mod server;
 
 pub use config::Config;
-pub use server::{Handle, Server};
+pub use engine::server::{Handle, Server};
 
 use std::io;
 

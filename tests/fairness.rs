@@ -4,11 +4,12 @@
 mod common;
 
 use common::*;
-use http_server::error::Error;
+use http_server::app::router;
 use http_server::http::body::BodyReader;
+use http_server::http::error::Error;
 use http_server::http::parse::Head;
 use http_server::http::response::Response;
-use http_server::{router, Config, Server};
+use http_server::{Config, Server};
 use std::io::Write;
 use std::net::TcpStream;
 use std::thread::sleep;

@@ -9,7 +9,7 @@ use super::parse::Head;
 use super::{Status, Version};
 use crate::buf::ReadBuf;
 use crate::config::{MAX_CHUNK_LINE_BYTES, MAX_CHUNK_SIZE_DIGITS};
-use crate::error::Error;
+use crate::http::error::Error;
 use std::io::{self, Read, Write};
 
 /// How the length of a request body is known.

@@ -4,7 +4,7 @@
 use super::body::{self, Framing};
 use super::parse::Head;
 use super::Version;
-use crate::error::Error;
+use crate::http::error::Error;
 
 /// The checks on a head that routing does not make: Host (RFC 9112 §3.2), body framing, and
 /// Expect (RFC 9110 §10.1.1). Returns the framing and whether the client awaits 100 Continue.

@@ -2,14 +2,18 @@
 //! header list of a request.
 //!
 //! Parsing lives in `parse`, body framing in `body`, response writing in `response`, dates in
-//! `date`, byte searches in `scan`. Nothing here does I/O.
+//! `date`, byte searches in `scan`, percent-encoding in `uri`, and the one error type of request
+//! handling in `error`. This layer knows the protocol only: no threads, no sockets of its own, no
+//! files beyond the bodies it is handed.
 
 pub mod body;
 pub mod checks;
 pub mod date;
+pub mod error;
 pub mod parse;
 pub mod response;
 pub mod scan;
+pub mod uri;
 
 use std::ops::Range;
 

@@ -6,16 +6,16 @@
 //! regular file inside `--directory`; anything else is 404. Writes and deletes never follow a
 //! link: they replace or remove the link itself.
 
+use crate::app::conditional::{self, Precondition, RangeRequest, Validators};
+use crate::app::encoding::{self, GZIP_LEVEL};
 use crate::buf::with_copy_buf;
-use crate::conditional::{self, Precondition, RangeRequest, Validators};
-use crate::encoding::{self, GZIP_LEVEL};
-use crate::error::Error;
 use crate::http::body::BodyReader;
 use crate::http::date::format_http_date;
+use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::{Body, Response};
+use crate::http::uri::percent_decode;
 use crate::http::{Method, Status};
-use crate::router::percent_decode;
 use std::ffi::OsStr;
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read, Write};

@@ -10,8 +10,8 @@
 //! so this bounded polling is how a fixed pool keeps a thousand idle connections for 0.9-2.3%
 //! of one core.
 
-use crate::conn::Conn;
-use crate::server::Shared;
+use crate::engine::conn::Conn;
+use crate::engine::server::Shared;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};

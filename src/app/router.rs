@@ -5,13 +5,14 @@
 //!
 //! Out of scope: what each route does (`handlers.rs`).
 
+use crate::app::handlers;
 use crate::config::Config;
-use crate::error::Error;
-use crate::handlers;
 use crate::http::body::BodyReader;
+use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::Response;
-use crate::http::scan::{find, find_either};
+use crate::http::scan::find_either;
+use crate::http::uri::is_valid_percent_encoding;
 use crate::http::{Method, Status};
 use std::io::{Read, Write};
 
@@ -148,43 +149,6 @@ pub fn dispatch<'h, S: Read + Write>(
     }
 }
 
-/// Whether every `%` is followed by two hex digits (RFC 3986 §2.1).
-fn is_valid_percent_encoding(s: &[u8]) -> bool {
-    // Most paths have no escape at all: one fast search settles them.
-    let Some(first) = find(s, b'%') else {
-        return true;
-    };
-    let s = s.get(first..).unwrap_or_default();
-    s.iter().enumerate().all(|(i, &b)| {
-        b != b'%'
-            || (s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-    })
-}
-
-/// Decodes `%XX` escapes (RFC 3986 §2.1). `+` stays `+`: that is form encoding, not URI syntax.
-///
-/// # Errors
-/// 400 for a `%` not followed by two hex digits.
-pub fn percent_decode(s: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        if b == b'%' {
-            let hex = |j: usize| s.get(j).and_then(|&c| (c as char).to_digit(16));
-            match (hex(i + 1), hex(i + 2)) {
-                (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
-                _ => return Err(Error::BadRequest("invalid percent-encoding")),
-            }
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,16 +198,6 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(target)
             );
-        }
-    }
-
-    #[test]
-    fn decodes_percent_escapes() {
-        assert_eq!(percent_decode(b"a%20b%2Fc%2f").unwrap(), b"a b/c/");
-        assert_eq!(percent_decode(b"100%25+1").unwrap(), b"100%+1");
-        assert_eq!(percent_decode(b"%e2%82%ac").unwrap(), "\u{20ac}".as_bytes());
-        for bad in [&b"%"[..], b"%2", b"%zz", b"a%g0"] {
-            assert!(percent_decode(bad).is_err());
         }
     }
 }

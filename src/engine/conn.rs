@@ -11,17 +11,17 @@
 //! Out of scope: accepting and admission (`server.rs`), parsing (`http/parse.rs`), framing of
 //! bodies (`http/body.rs`), and what each route does (`router.rs`, `handlers.rs`).
 
+use crate::app::encoding;
 use crate::buf::{with_scratch, ReadBuf};
 use crate::config::MAX_DRAIN_BYTES;
-use crate::encoding;
-use crate::error::Error;
+use crate::engine::server::Shared;
 use crate::http::body::{BodyReader, Framing};
 use crate::http::checks::{check_head, wants_keep_alive};
 use crate::http::date::{format_http_date, unix_seconds};
+use crate::http::error::Error;
 use crate::http::parse::{parse_head_reusing, Head, Limits, Parsed, Spare};
 use crate::http::response::{write_response, WriteOptions};
 use crate::http::{escape_for_log, Method, Status, Version};
-use crate::server::Shared;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};

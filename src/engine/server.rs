@@ -5,16 +5,16 @@
 //! (being served or queued) and answers `503` itself past `max_connections`, without queueing.
 //! To stop: stop accepting, let workers close their connections, then `pool.join()`.
 
+use crate::app::files;
+use crate::app::router;
 use crate::config::Config;
-use crate::conn::{Conn, QUEUE_CHECK_INTERVAL};
-use crate::error::Error;
-use crate::files;
+use crate::engine::conn::{Conn, QUEUE_CHECK_INTERVAL};
+use crate::engine::park::ParkingLot;
 use crate::http::body::BodyReader;
+use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::Response;
 use crate::log::Logger;
-use crate::park::ParkingLot;
-use crate::router;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -1,15 +1,15 @@
 //! One small function per endpoint. Each returns a `Response` or the `Error` to answer with;
 //! none writes to the socket.
 
-use crate::conditional::{self, Precondition};
+use crate::app::conditional::{self, Precondition};
+use crate::app::files;
 use crate::config::Config;
-use crate::error::Error;
-use crate::files;
 use crate::http::body::BodyReader;
+use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::{Body, Response};
+use crate::http::uri::percent_decode;
 use crate::http::Status;
-use crate::router::percent_decode;
 use std::io::{Read, Write};
 use std::path::Path;
 

@@ -1,0 +1,13 @@
+//! The application: what the server does with a request once the engine has read it. The router
+//! picks a handler by path; handlers answer `/`, `/echo`, `/user-agent` and `/files` over the file
+//! store; conditional requests and ranges, and gzip negotiation, sit beside them.
+//!
+//! It uses the protocol layer (`crate::http`) and never touches a socket: a handler reads the
+//! request body through the `BodyReader` it is given and returns a `Response` for the engine to
+//! write.
+
+pub mod conditional;
+pub mod encoding;
+pub mod files;
+pub mod handlers;
+pub mod router;
