@@ -1,10 +1,16 @@
-//! A small, careful HTTP/1.1 origin server: a blocking listener, a fixed worker pool, a
-//! hand-written incremental parser and a match-on-path router.
+//! A small, careful HTTP/1.1 origin server: a blocking listener, a fixed worker pool with a
+//! poller thread for idle connections, a hand-written incremental parser and a match-on-path
+//! router.
+//!
+//! The layers, each using only those below it: `sys` (the only `unsafe`), `config`, `buf` and
+//! `log`; `http` (the protocol); `engine` (accepting, the pool, connections, the poller) and
+//! `app` (router, handlers, the file store). This file wires the application into the engine.
 //!
 //! `main.rs` turns argv into a [`Config`] and calls [`run`]. Tests call [`start`], which binds
 //! (port 0 picks a free port) and returns a [`Handle`] with the bound address.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 // Nothing from the network, the disk or argv may panic: no unwrap/expect, no indexing that can
 // go out of bounds (use `get`), outside tests.
 #![cfg_attr(
@@ -18,25 +24,63 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod log;
+#[allow(unsafe_code)]
+pub mod sys;
 
 pub use config::Config;
 pub use engine::server::{Handle, Server};
 
+use app::{files, router};
+use log::Logger;
 use std::io;
 
-/// Binds and serves until the process ends.
+/// Binds with the application's router, then removes uploads that a killed process left behind.
 ///
 /// # Errors
-/// A bad `--directory` (`InvalidInput`) or a bind failure, with a message for the user.
+/// `InvalidInput` for a bad `--directory`, and the bind error (address in use, say).
+pub fn bind(config: Config) -> io::Result<Server> {
+    let server = Server::bind_with_handler(config, router::respond)?;
+    // Only once the port is ours: a second server that fails to bind must not touch the
+    // uploads in progress of the one already running on this directory.
+    let log = Logger {
+        quiet: server.config().quiet,
+    };
+    if let Some(dir) = &server.config().directory {
+        match files::remove_stale_uploads(dir) {
+            Ok(0) => {}
+            Ok(n) => log.info(format_args!(
+                "removed {n} unfinished upload file(s) from {}",
+                dir.display()
+            )),
+            Err(e) => log.info(format_args!("could not list {}: {e}", dir.display())),
+        }
+    }
+    Ok(server)
+}
+
+/// Binds and serves until SIGTERM or SIGINT, then drains and returns.
+///
+/// # Errors
+/// A bad `--directory` (`InvalidInput`), a bind failure, or a failure to set up signals.
 pub fn run(config: Config) -> io::Result<()> {
-    Server::bind(config)?.run()
+    // Before any thread starts, so that every thread inherits the mask.
+    let signals = sys::TerminationSignals::block()?;
+    engine::shutdown::serve_until_signalled(bind(config)?, signals, remove_cut_uploads)
+}
+
+/// What a shutdown leaves to clean: the temporary files of uploads it cut.
+fn remove_cut_uploads() -> Option<String> {
+    match files::remove_live_uploads() {
+        0 => None,
+        n => Some(format!("removed {n} temporary file(s) of cut upload(s)")),
+    }
 }
 
 /// Binds and serves on a background thread; the handle knows the bound address and stops the
 /// server when dropped.
 ///
 /// # Errors
-/// As for [`run`].
+/// As for [`bind`].
 pub fn start(config: Config) -> io::Result<Handle> {
-    Server::bind(config)?.spawn()
+    bind(config)?.spawn()
 }

@@ -27,6 +27,8 @@ Options:
   --header-timeout SECS      a request head must arrive within this (default 10)
   --body-timeout SECS        longest wait for the next piece of a body (default 10)
   --write-timeout SECS       longest wait for a client to take our bytes (default 10)
+  --shutdown-timeout SECS    on SIGTERM/SIGINT, let requests in progress finish for up to
+                             this long, then exit (default 10; a second signal exits at once)
   --date                     send a Date header (off by default)
   --quiet                    no per-connection or per-request log lines
   -h, --help                 print this help
@@ -99,6 +101,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, Stri
             "--header-timeout" => c.header_timeout = seconds(&flag, &value(&flag)?)?,
             "--body-timeout" => c.body_read_timeout = seconds(&flag, &value(&flag)?)?,
             "--write-timeout" => c.write_timeout = seconds(&flag, &value(&flag)?)?,
+            "--shutdown-timeout" => c.shutdown_timeout = seconds(&flag, &value(&flag)?)?,
             "--date" if inline.is_none() => c.send_date = true,
             "--quiet" if inline.is_none() => c.quiet = true,
             _ => return Err(format!("unknown option '{arg}'")),

@@ -1,6 +1,8 @@
 //! The steady state of a keep-alive connection allocates nothing: after warm-up, requests to
 //! /echo/{text} and /user-agent are parsed, answered and written without a heap allocation.
-//! (Measured process-wide over 400 requests: 0 here when the machine is quiet.)
+//! The one exception is a request that finds its connection parked in the poller: handing the
+//! connection back to the pool boxes a job (the `threadpool` API), and the queue's channel
+//! allocates a block per 31 jobs. So the bound is per wake-up, never per request.
 //! (Its own test binary, because it installs a counting global allocator.)
 
 use http_server::Config;
@@ -65,18 +67,20 @@ fn echo_and_user_agent_allocate_nothing_per_request() {
         round_trip(&mut s, ua, ua_answer);
     }
     let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let wakeups_before = handle.wakeups();
     for _ in 0..200 {
         round_trip(&mut s, echo, echo_answer);
         round_trip(&mut s, ua, ua_answer);
     }
     let after = ALLOCATIONS.load(Ordering::Relaxed);
-    // 0 on a quiet machine. Under heavy CPU load the other, idle workers may start late and
-    // make their one-time allocation inside the window (a backtrace showed std's channel
-    // setting up its per-thread wait context, 48 bytes, on a worker's first wait for a job):
-    // at most one per worker, never per request. One allocation per request shows as 200+.
+    let wakeups = (handle.wakeups() - wakeups_before) as usize;
+    // Idle workers may also start late and make their one-time allocation inside the window
+    // (a backtrace showed std's channel setting up its per-thread wait context, 48 bytes, on a
+    // worker's first wait for a job): at most one per worker. An allocation on the worker's own
+    // path, per request, shows as 400 more.
     assert!(
-        after - before < MAX_STRAY_ALLOCATIONS,
-        "{} allocations during 400 keep-alive requests",
+        after - before < 2 * wakeups + MAX_STRAY_ALLOCATIONS,
+        "{} allocations during 400 keep-alive requests, {wakeups} wake-ups",
         after - before
     );
 }

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use http_server::app::router;
+use http_server::engine::socket::Socket;
 use http_server::http::body::BodyReader;
 use http_server::http::error::Error;
 use http_server::http::parse::Head;
@@ -117,7 +118,7 @@ fn parked_connections_still_meet_their_deadlines() {
 fn panicking<'h>(
     config: &Config,
     head: &'h Head,
-    body: &mut BodyReader<'_, TcpStream>,
+    body: &mut BodyReader<'_, Socket>,
 ) -> Result<Response<'h>, Error> {
     if head.target() == b"/panic" {
         panic!("a handler bug, on purpose");

@@ -23,6 +23,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::UNIX_EPOCH;
 
 /// Longest file name, in bytes (NAME_MAX on Linux).
@@ -205,12 +206,39 @@ struct TempFile {
     armed: bool,
 }
 
+/// The temporary files of uploads in progress in this process, so that a shutdown that cuts
+/// them can remove them (the workers writing them do not unwind when the process exits).
+static LIVE_UPLOADS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn live_uploads() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    LIVE_UPLOADS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl TempFile {
+    fn new(path: PathBuf) -> TempFile {
+        live_uploads().push(path.clone());
+        TempFile { path, armed: true }
+    }
+}
+
 impl Drop for TempFile {
     fn drop(&mut self) {
         if self.armed {
             let _ = fs::remove_file(&self.path);
         }
+        let mut live = live_uploads();
+        if let Some(i) = live.iter().position(|p| *p == self.path) {
+            live.swap_remove(i);
+        }
     }
+}
+
+/// Removes the temporary files of this process's uploads still in progress; returns how many.
+/// For a shutdown that cuts them: their uploads were not acknowledged, and the files they would
+/// have replaced are untouched.
+pub fn remove_live_uploads() -> usize {
+    let live = live_uploads();
+    live.iter().filter(|p| fs::remove_file(p).is_ok()).count()
 }
 
 /// Stores a request body as `dir/name`, atomically: the body streams into a temporary file in
@@ -247,10 +275,7 @@ pub fn store<S: Read + Write>(
         .create_new(true)
         .open(&tmp_path)
         .map_err(fs_error)?;
-    let mut tmp = TempFile {
-        path: tmp_path,
-        armed: true,
-    };
+    let mut tmp = TempFile::new(tmp_path);
     copy_body(body, &mut file)?;
     file.sync_all().map_err(fs_error)?;
     drop(file);

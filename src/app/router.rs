@@ -5,7 +5,7 @@
 //!
 //! Out of scope: what each route does (`handlers.rs`).
 
-use crate::app::handlers;
+use crate::app::{encoding, handlers};
 use crate::config::Config;
 use crate::http::body::BodyReader;
 use crate::http::error::Error;
@@ -107,6 +107,21 @@ fn path_of(target: &[u8]) -> Result<&[u8], Error> {
     } else {
         b"/"
     })
+}
+
+/// The server's handler: routes the request, runs its handler, and gzips the answer when the
+/// client accepts it and the answer allows it.
+///
+/// # Errors
+/// As for [`dispatch`], and a failure to compress (500).
+pub fn respond<'h, S: Read + Write>(
+    config: &Config,
+    head: &'h Head,
+    body: &mut BodyReader<'_, S>,
+) -> Result<Response<'h>, Error> {
+    let mut resp = dispatch(config, head, body)?;
+    encoding::negotiate(&mut resp, &head.headers).map_err(Error::Io)?;
+    Ok(resp)
 }
 
 /// Routes a request and runs its handler.

@@ -12,6 +12,21 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Write};
 
+/// Where a response is written. Any `Write` can be one; a socket also offers to send file bytes
+/// itself (`sendfile(2)`), which saves copying them through user space.
+pub trait Sink: Write {
+    /// Sends `len` bytes of `file` from `offset`, returning how many were sent (fewer only if
+    /// the file ended first), or `None` if this sink cannot and the caller should copy.
+    ///
+    /// # Errors
+    /// The write's error.
+    fn send_file(&mut self, _file: &File, _offset: u64, _len: u64) -> io::Result<Option<u64>> {
+        Ok(None)
+    }
+}
+
+impl Sink for Vec<u8> {}
+
 /// Bodies up to this size are sent in the same `write` as the head.
 const MAX_COALESCED_BODY_BYTES: usize = 16 * 1024;
 
@@ -211,7 +226,7 @@ pub struct WriteOptions<'a> {
 ///
 /// # Errors
 /// The socket's or the file's error; the connection is then not usable.
-pub fn write_response<W: Write>(
+pub fn write_response<W: Sink>(
     out: &mut W,
     scratch: &mut Vec<u8>,
     resp: Response<'_>,
@@ -318,14 +333,22 @@ fn read_range_into(buf: &mut Vec<u8>, mut file: File, offset: u64, len: u64) -> 
     Ok(())
 }
 
-/// Streams a file range through the worker's copy buffer (never the whole file in memory).
-fn write_file_range<W: Write>(
+/// Sends a file range: by the sink itself where it can (`sendfile`), else through the worker's
+/// copy buffer (never the whole file in memory).
+fn write_file_range<W: Sink>(
     out: &mut W,
     mut file: File,
     offset: u64,
     len: u64,
 ) -> io::Result<u64> {
     use std::io::Seek;
+    if let Some(sent) = out.send_file(&file, offset, len)? {
+        return if sent == len {
+            Ok(sent)
+        } else {
+            Err(file_shrank())
+        };
+    }
     if offset > 0 {
         file.seek(io::SeekFrom::Start(offset))?;
     }

@@ -1,0 +1,62 @@
+//! What the acceptor, the workers and the poller all read: the configuration, the handler, the
+//! logger, the count of connections in flight, and the drain state.
+//!
+//! It sits below every other engine module and imports none of them but `socket`.
+
+use crate::config::Config;
+use crate::engine::socket::Socket;
+use crate::http::body::BodyReader;
+use crate::http::error::Error;
+use crate::http::parse::Head;
+use crate::http::response::Response;
+use crate::log::Logger;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// What answers a request once its head has been checked: the application's router in the
+/// server, something else in tests that need a handler to misbehave.
+pub type Handler =
+    for<'h> fn(&Config, &'h Head, &mut BodyReader<'_, Socket>) -> Result<Response<'h>, Error>;
+
+/// State shared by every thread of one server.
+pub struct Shared {
+    pub config: Config,
+    pub handler: Handler,
+    pub log: Logger,
+    /// Connections accepted and not yet closed.
+    pub in_flight: AtomicUsize,
+    /// Connections now reading a request body (for the drain report: uploads cut or finished).
+    pub in_body: AtomicUsize,
+    /// Set once the server drains: it accepts no more, and answers say `Connection: close`.
+    draining: AtomicBool,
+    /// Requests answered since the drain began.
+    pub drained_requests: AtomicU64,
+    /// Idle connections closed by the drain.
+    pub drained_idle: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(config: Config, handler: Handler) -> Shared {
+        let log = Logger {
+            quiet: config.quiet,
+        };
+        Shared {
+            config,
+            handler,
+            log,
+            in_flight: AtomicUsize::new(0),
+            in_body: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+            drained_requests: AtomicU64::new(0),
+            drained_idle: AtomicU64::new(0),
+        }
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Marks the server as draining; returns whether it already was.
+    pub fn begin_drain(&self) -> bool {
+        self.draining.swap(true, Ordering::Relaxed)
+    }
+}

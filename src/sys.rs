@@ -1,0 +1,434 @@
+//! The only `unsafe` in the crate: hand-written declarations of the few C library functions that
+//! std links but does not expose, each behind a safe function.
+//!
+//! - `poll(2)`: readiness of sockets, for the poller that holds idle connections and for waits
+//!   on one socket with a deadline.
+//! - `pthread_sigmask(3)` and `sigwait(3)`: SIGTERM and SIGINT are blocked in every thread and
+//!   taken by one thread that waits for them, so no work ever runs inside a signal handler.
+//! - `sendfile(2)` (Linux): file bytes go from the page cache to the socket without a copy
+//!   through user space.
+//! - `setsockopt(2)` for `TCP_DEFER_ACCEPT` (Linux), which std does not offer.
+//!
+//! Platforms: Linux (x86_64, aarch64; glibc or musl) and macOS. The structure layouts and
+//! constants below are those of these platforms' C headers; each is cited where it differs.
+//!
+//! Out of scope: anything std already offers safely (sockets, files, timeouts).
+
+use std::ffi::{c_int, c_short, c_void};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
+
+// <poll.h>: the same values on Linux and macOS.
+const POLLIN: c_short = 0x1;
+const POLLOUT: c_short = 0x4;
+const POLLERR: c_short = 0x8;
+const POLLHUP: c_short = 0x10;
+const POLLNVAL: c_short = 0x20;
+
+#[cfg(target_os = "linux")]
+type NfdsT = std::ffi::c_ulong;
+#[cfg(target_os = "macos")]
+type NfdsT = std::ffi::c_uint;
+
+/// `sigset_t`: 1024 bits on Linux (glibc and musl), 32 bits on macOS. Only `sigemptyset` and
+/// `sigaddset` look inside it.
+#[cfg(target_os = "linux")]
+#[repr(C)]
+struct SigSetT([u64; 16]);
+#[cfg(target_os = "macos")]
+#[repr(C)]
+struct SigSetT(u32);
+
+// <signal.h>
+#[cfg(target_os = "linux")]
+const SIG_BLOCK: c_int = 0;
+#[cfg(target_os = "macos")]
+const SIG_BLOCK: c_int = 1;
+const SIGINT: c_int = 2;
+const SIGTERM: c_int = 15;
+
+#[cfg(target_os = "linux")]
+const IPPROTO_TCP: c_int = 6;
+#[cfg(target_os = "linux")]
+const TCP_DEFER_ACCEPT: c_int = 9;
+
+extern "C" {
+    fn poll(fds: *mut PollFd, nfds: NfdsT, timeout: c_int) -> c_int;
+    fn sigemptyset(set: *mut SigSetT) -> c_int;
+    fn sigaddset(set: *mut SigSetT, signum: c_int) -> c_int;
+    fn pthread_sigmask(how: c_int, set: *const SigSetT, old: *mut SigSetT) -> c_int;
+    fn sigwait(set: *const SigSetT, sig: *mut c_int) -> c_int;
+    #[cfg(target_os = "linux")]
+    fn sendfile(out_fd: c_int, in_fd: c_int, offset: *mut i64, count: usize) -> isize;
+    #[cfg(target_os = "linux")]
+    fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: u32) -> c_int;
+}
+
+/// One entry of a `poll` set: `struct pollfd`, the same layout on every supported platform.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PollFd {
+    fd: c_int,
+    events: c_short,
+    revents: c_short,
+}
+
+impl PollFd {
+    /// Waits for `fd` to be readable (or closed, or in error).
+    pub fn readable(fd: RawFd) -> PollFd {
+        PollFd {
+            fd,
+            events: POLLIN,
+            revents: 0,
+        }
+    }
+
+    /// Waits for `fd` to take more bytes (or be closed, or in error).
+    pub fn writable(fd: RawFd) -> PollFd {
+        PollFd {
+            fd,
+            events: POLLOUT,
+            revents: 0,
+        }
+    }
+
+    /// The descriptor this entry watches.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Whether the last `poll` found anything to act on: the readiness asked for, a hang-up, an
+    /// error, or a descriptor that is not open (each of which a read or write then reports).
+    pub fn is_ready(&self) -> bool {
+        self.revents & (self.events | POLLERR | POLLHUP | POLLNVAL) != 0
+    }
+}
+
+/// A timeout in whole milliseconds for `poll`, rounded up so that a wait never ends before its
+/// deadline; `None` waits for ever.
+fn timeout_ms(timeout: Option<Duration>) -> c_int {
+    match timeout {
+        None => -1,
+        Some(d) => {
+            let ms = d.as_nanos().div_ceil(1_000_000);
+            c_int::try_from(ms).unwrap_or(c_int::MAX)
+        }
+    }
+}
+
+/// Waits until an entry of `fds` is ready or `timeout` passes; returns how many are ready (0 on
+/// timeout). A signal that interrupts the wait counts as a timeout with nothing ready: callers
+/// loop on their own deadlines.
+///
+/// # Errors
+/// `poll`'s own failure (out of memory, or more descriptors than the process may have).
+pub fn poll_fds(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> {
+    let len = NfdsT::try_from(fds.len()).map_err(|_| io::Error::other("too many descriptors"))?;
+    for fd in fds.iter_mut() {
+        fd.revents = 0;
+    }
+    // SAFETY: `fds` is a valid, writable array of `len` `struct pollfd`s (`PollFd` is
+    // `repr(C)` with the same fields), borrowed for the whole call; poll writes only `revents`.
+    let n = unsafe { poll(fds.as_mut_ptr(), len, timeout_ms(timeout)) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::Interrupted => Ok(0),
+            _ => Err(e),
+        };
+    }
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Waits until `fd` is readable (`write == false`) or writable, or `timeout` passes. Returns
+/// whether it is ready.
+///
+/// # Errors
+/// As for [`poll_fds`].
+pub fn wait_fd(fd: BorrowedFd<'_>, write: bool, timeout: Duration) -> io::Result<bool> {
+    let raw = fd.as_raw_fd();
+    let mut set = [if write {
+        PollFd::writable(raw)
+    } else {
+        PollFd::readable(raw)
+    }];
+    Ok(poll_fds(&mut set, Some(timeout))? > 0 && set[0].is_ready())
+}
+
+/// A termination signal taken by [`TerminationSignals::wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Terminate,
+    Interrupt,
+}
+
+/// SIGTERM and SIGINT, blocked in the calling thread and every thread it starts afterwards, so
+/// that one thread takes them with [`TerminationSignals::wait`].
+pub struct TerminationSignals {
+    set: SigSetT,
+}
+
+impl TerminationSignals {
+    /// Blocks SIGTERM and SIGINT in this thread. Call it before starting any thread: threads
+    /// inherit the mask, and a signal is delivered to any thread that does not block it.
+    ///
+    /// # Errors
+    /// If the mask cannot be set (it can only fail for an invalid argument).
+    pub fn block() -> io::Result<TerminationSignals> {
+        let mut set = SigSetT::empty();
+        // SAFETY: `set` is a valid `sigset_t`-sized value owned by this frame; sigemptyset
+        // and sigaddset write only inside it, and the signal numbers are valid.
+        let ok = unsafe {
+            sigemptyset(&mut set) == 0
+                && sigaddset(&mut set, SIGTERM) == 0
+                && sigaddset(&mut set, SIGINT) == 0
+        };
+        if !ok {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `set` was initialised above; a null old-set pointer is allowed and means
+        // "do not report the previous mask".
+        let rc = unsafe { pthread_sigmask(SIG_BLOCK, &set, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(TerminationSignals { set })
+    }
+
+    /// Waits for SIGTERM or SIGINT and returns which came. Signals that arrive while nobody
+    /// waits stay pending (blocked) and are returned by the next call.
+    ///
+    /// # Errors
+    /// `sigwait`'s error, which it reports only for an invalid set.
+    pub fn wait(&self) -> io::Result<Signal> {
+        loop {
+            let mut sig: c_int = 0;
+            // SAFETY: `self.set` is an initialised signal set that lives as long as `self`,
+            // and `sig` is a valid place for sigwait to store the signal number.
+            let rc = unsafe { sigwait(&self.set, &mut sig) };
+            match (rc, sig) {
+                (0, SIGTERM) => return Ok(Signal::Terminate),
+                (0, SIGINT) => return Ok(Signal::Interrupt),
+                (0, _) => continue,
+                (rc, _) if rc == EINTR => continue,
+                (rc, _) => return Err(io::Error::from_raw_os_error(rc)),
+            }
+        }
+    }
+}
+
+const EINTR: c_int = 4;
+
+impl SigSetT {
+    fn empty() -> SigSetT {
+        #[cfg(target_os = "linux")]
+        return SigSetT([0; 16]);
+        #[cfg(target_os = "macos")]
+        return SigSetT(0);
+    }
+}
+
+/// Whether [`send_file`] can work on this platform.
+pub const HAS_SENDFILE: bool = cfg!(target_os = "linux");
+
+/// Sends up to `count` bytes of `file` from `*offset` to the socket `to`, and advances `*offset`
+/// by what was sent. Returns the number of bytes sent: 0 when the file ended. A non-blocking
+/// socket whose buffer is full gives `WouldBlock`.
+///
+/// # Errors
+/// `sendfile`'s error; `Unsupported` on platforms without it ([`HAS_SENDFILE`]).
+#[cfg(target_os = "linux")]
+pub fn send_file(
+    to: BorrowedFd<'_>,
+    file: BorrowedFd<'_>,
+    offset: &mut u64,
+    count: usize,
+) -> io::Result<usize> {
+    let mut off = i64::try_from(*offset).map_err(|_| io::Error::other("offset too large"))?;
+    // Linux sends at most 0x7ffff000 bytes per call whatever is asked.
+    let count = count.min(0x7fff_f000);
+    // SAFETY: both descriptors are open for the duration of the borrow; `off` is a valid i64
+    // that sendfile reads and updates; `count` bytes are read from the file by the kernel,
+    // not from our memory.
+    let n = unsafe { sendfile(to.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    *offset = u64::try_from(off).unwrap_or(*offset);
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// See the Linux version; elsewhere the caller copies.
+///
+/// # Errors
+/// Always `Unsupported`.
+#[cfg(not(target_os = "linux"))]
+pub fn send_file(
+    _to: BorrowedFd<'_>,
+    _file: BorrowedFd<'_>,
+    _offset: &mut u64,
+    _count: usize,
+) -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// Asks the kernel to hand a new connection to `accept` only once its first bytes have arrived,
+/// waiting up to `seconds` for them (Linux `TCP_DEFER_ACCEPT`, tcp(7)). Elsewhere it does
+/// nothing and returns `Ok(false)`.
+///
+/// # Errors
+/// `setsockopt`'s error.
+#[cfg(target_os = "linux")]
+pub fn set_defer_accept(listener: BorrowedFd<'_>, seconds: u32) -> io::Result<bool> {
+    let value = c_int::try_from(seconds).unwrap_or(c_int::MAX);
+    // SAFETY: the descriptor is open for the borrow; `value` is a c_int that lives across the
+    // call, and its exact size is passed.
+    let rc = unsafe {
+        setsockopt(
+            listener.as_raw_fd(),
+            IPPROTO_TCP,
+            TCP_DEFER_ACCEPT,
+            (&value as *const c_int).cast::<c_void>(),
+            std::mem::size_of::<c_int>() as u32,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(true)
+}
+
+/// See the Linux version.
+///
+/// # Errors
+/// None.
+#[cfg(not(target_os = "linux"))]
+pub fn set_defer_accept(_listener: BorrowedFd<'_>, _seconds: u32) -> io::Result<bool> {
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Seek, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+    use std::time::Instant;
+
+    #[test]
+    fn poll_reports_readable_only_once_bytes_arrive() {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        let mut set = [PollFd::readable(b.as_raw_fd())];
+        assert_eq!(
+            poll_fds(&mut set, Some(Duration::from_millis(1))).unwrap(),
+            0
+        );
+        assert!(!set[0].is_ready());
+        a.write_all(b"x").unwrap();
+        assert_eq!(poll_fds(&mut set, Some(Duration::ZERO)).unwrap(), 1);
+        assert!(set[0].is_ready());
+        assert_eq!(set[0].fd(), b.as_raw_fd());
+    }
+
+    #[test]
+    fn poll_reports_a_hang_up_as_ready() {
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(a);
+        let mut set = [PollFd::readable(b.as_raw_fd())];
+        assert_eq!(poll_fds(&mut set, Some(Duration::ZERO)).unwrap(), 1);
+        assert!(set[0].is_ready());
+    }
+
+    #[test]
+    fn poll_waits_at_least_its_timeout() {
+        let (_a, b) = UnixStream::pair().unwrap();
+        let started = Instant::now();
+        assert!(!wait_fd(b.as_fd(), false, Duration::from_micros(2500)).unwrap());
+        // Rounded up to whole milliseconds, never down.
+        assert!(started.elapsed() >= Duration::from_micros(2500));
+        assert_eq!(timeout_ms(Some(Duration::from_micros(1))), 1);
+        assert_eq!(timeout_ms(Some(Duration::ZERO)), 0);
+        assert_eq!(timeout_ms(Some(Duration::from_secs(u64::MAX))), c_int::MAX);
+        assert_eq!(timeout_ms(None), -1);
+    }
+
+    #[test]
+    fn a_socket_with_room_is_writable() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        assert!(wait_fd(a.as_fd(), true, Duration::ZERO).unwrap());
+    }
+
+    #[test]
+    fn an_empty_set_just_sleeps() {
+        assert_eq!(
+            poll_fds(&mut [], Some(Duration::from_millis(1))).unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn blocking_the_termination_signals_succeeds_and_wait_does_not_return_by_itself() {
+        // Blocks SIGTERM and SIGINT in a thread of this test's own. No signal is sent here:
+        // one raised at the test process could reach another test thread that does not block
+        // it and end the whole run. tests/shutdown.rs sends real signals to the server binary,
+        // which is where sigwait's delivery is checked.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let signals = TerminationSignals::block().unwrap();
+            tx.send(()).unwrap();
+            let got = signals.wait().unwrap();
+            tx.send(()).unwrap();
+            got
+        });
+        rx.recv().unwrap();
+        assert!(rx.recv_timeout(Duration::from_millis(20)).is_err());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn send_file_copies_a_range_to_a_socket() {
+        let path = std::env::temp_dir().join(format!("sys-sendfile-{}", std::process::id()));
+        let mut f = std::fs::File::create(&path).unwrap();
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        f.write_all(&data).unwrap();
+        let mut f = std::fs::File::open(&path).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            got
+        });
+        let mut offset = 1000u64;
+        let mut left = 150_000usize;
+        while left > 0 {
+            let n = send_file(server.as_fd(), f.as_fd(), &mut offset, left).unwrap();
+            assert!(n > 0);
+            left -= n;
+        }
+        assert_eq!(offset, 151_000);
+        // The file's own position is untouched: sendfile used our offset.
+        assert_eq!(f.stream_position().unwrap(), 0);
+        // At the end of the file: 0.
+        let mut end = data.len() as u64;
+        assert_eq!(
+            send_file(server.as_fd(), f.as_fd(), &mut end, 10).unwrap(),
+            0
+        );
+        drop(server);
+        assert_eq!(reader.join().unwrap(), &data[1000..151_000]);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn defer_accept_is_accepted_by_a_listener() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(set_defer_accept(listener.as_fd(), 1).unwrap());
+        let (a, _b) = UnixStream::pair().unwrap();
+        assert!(set_defer_accept(a.as_fd(), 1).is_err());
+    }
+}
