@@ -7,9 +7,16 @@ alternation, ROUNDS times; the table gives medians, min..max, the median of the 
 ratios ours/nginx, and requests per server CPU-second (wrk saturates near 70k req/s on one core,
 so where both servers reach that, CPU per request is the comparison that still means something).
 
+Latency: oha (cargo install oha --locked; bench/run.sh installs it when missing) sends a fixed
+rate with --latency-correction (so a stall counts against every request it delays, not only the
+one that met it), for each LATENCY scenario; the table gives p50/p99/p99.9 per server (medians
+over rounds) and their ratios. wrk's p99 at saturation is in the throughput table.
+
 Environment: ROUNDS (default 3), DURATION seconds per run (default 5), SCENARIOS (comma list,
-default all), OUT (a file to write the table to as well).
+default all, throughput and latency names alike), OUT (a file to write the table to as well),
+IDLE_SECS (default 10, the idle-connections probe).
 """
+import json
 import os
 import re
 import shutil
@@ -76,6 +83,15 @@ SCENARIOS = {
     "upload 1 MiB (PUT)": (["-t1", "-c50"], "/files/up", "put"),
     "1000 keep-alive": (["-t1", "-c1000", "--timeout", "2s"], "/echo/abc", None),
 }
+
+# name -> (requests per second, connections, path), run with oha at that fixed rate.
+LATENCY = {
+    f"{path_name} {rate // 1000}k/s c{conns}": (rate, conns, path)
+    for path_name, path in [("echo", "/echo/abc"), ("file 1 KiB", "/files/1k")]
+    for rate in (10_000, 30_000)
+    for conns in (50, 1000)
+}
+IDLE_SECS = int(os.environ.get("IDLE_SECS", "10"))
 
 
 def run(cmd, **kw):
@@ -148,6 +164,8 @@ def nginx_workers(master_pid):
     return [int(p) for p in out.split()] or [master_pid]
 
 
+WRK_P99 = re.compile(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 WRK_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
 WRK_BYTES = re.compile(r"Transfer/sec:\s+([\d.]+)(\w+)")
 WRK_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
@@ -172,7 +190,9 @@ def wrk(server, args, path, lua, tmp):
     mib_s = float(m.group(1)) * UNITS.get(m.group(2), 1) / (1 << 20) if m else 0.0
     errors = sum(int(x) for x in WRK_ERRORS.search(out).groups()) if WRK_ERRORS.search(out) else 0
     non2xx = int(WRK_NON2XX.search(out).group(1)) if WRK_NON2XX.search(out) else 0
+    p99 = WRK_P99.search(out)
     return {
+        "p99_ms": float(p99.group(1)) * TIME_UNITS[p99.group(2)] if p99 else float("nan"),
         "rate": rate,
         "mib_s": mib_s,
         "cpu": cpu,
@@ -180,6 +200,21 @@ def wrk(server, args, path, lua, tmp):
         "errors": errors,
         "non2xx": non2xx,
         "rss_kib": peak_rss_kib(pids),
+    }
+
+
+def oha(server, rate, conns, path):
+    cmd = ["taskset", "-c", CLIENT_CPU, "oha", "-z", f"{DURATION}s", "-q", str(rate), "-c", str(conns),
+           "--latency-correction", "--no-tui", "--output-format", "json",
+           f"http://127.0.0.1:{server.port}{path}"]
+    d = json.loads(run(cmd).stdout)
+    p = d["latencyPercentiles"]
+    codes = d.get("statusCodeDistribution", {})
+    errors = sum(v for k, v in d.get("errorDistribution", {}).items() if "deadline" not in k)
+    return {
+        "p50": p["p50"] * 1e3, "p99": p["p99"] * 1e3, "p999": p["p99.9"] * 1e3,
+        "rate": d["summary"]["requestsPerSec"],
+        "errors": errors + sum(v for k, v in codes.items() if k != "200"),
     }
 
 
@@ -199,6 +234,7 @@ def fmt_range(values, f="{:.0f}"):
 def main():
     wanted = os.environ.get("SCENARIOS")
     names = [n for n in SCENARIOS if not wanted or n in wanted.split(",")]
+    lat_names = [n for n in LATENCY if not wanted or n in wanted.split(",")]
     tmp = tempfile.mkdtemp(prefix="http-bench-")
     data = os.path.join(tmp, "data")
     os.makedirs(data)
@@ -225,6 +261,7 @@ def main():
                     "-g", "daemon off; master_process on;"],
                    nginx_workers)
     results = {n: {"ours": [], "nginx": []} for n in names}
+    lat = {n: {"ours": [], "nginx": []} for n in lat_names}
     try:
         for s in (ours, nginx):
             s.start()
@@ -236,7 +273,15 @@ def main():
                     results[name][s.name].append(wrk(s, args, path, lua, tmp))
                 print(f"round {r + 1}/{ROUNDS} {name}: ours {results[name]['ours'][-1]['rate']:.0f}"
                       f" nginx {results[name]['nginx'][-1]['rate']:.0f} req/s", file=sys.stderr)
-        fair = {s.name: [fairness(s, 50), fairness(s, 1000, idle=5)] for s in (ours, nginx)}
+            for name in lat_names:
+                rate, conns, path = LATENCY[name]
+                order = (ours, nginx) if r % 2 == 0 else (nginx, ours)
+                for s in order:
+                    lat[name][s.name].append(oha(s, rate, conns, path))
+                o, g = lat[name]["ours"][-1], lat[name]["nginx"][-1]
+                print(f"round {r + 1}/{ROUNDS} {name}: p50/p99 ours {o['p50']:.3f}/{o['p99']:.3f} ms"
+                      f" nginx {g['p50']:.3f}/{g['p99']:.3f} ms", file=sys.stderr)
+        fair = {s.name: [fairness(s, 50), fairness(s, 1000, idle=IDLE_SECS)] for s in (ours, nginx)}
     finally:
         for s in (ours, nginx):
             s.stop()
@@ -248,8 +293,8 @@ def main():
     lines.append(f"Machine: {os.cpu_count()} cores ({cpu}); {ROUNDS} rounds of {DURATION}s; "
                  f"servers on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU}.")
     lines.append("")
-    lines.append("| scenario | ours req/s | nginx req/s | ratio | ours req/CPU-s | nginx req/CPU-s | ratio | MiB/s ours / nginx | errors ours / nginx | peak RSS ours / nginx |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    lines.append("| scenario | ours req/s | nginx req/s | ratio | ours req/CPU-s | nginx req/CPU-s | ratio | p99 ms ours / nginx (ratio) | MiB/s ours / nginx | errors ours / nginx | peak RSS ours / nginx |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in names:
         o, g = results[name]["ours"], results[name]["nginx"]
         ratio = statistics.median(a["rate"] / b["rate"] for a, b in zip(o, g))
@@ -257,10 +302,27 @@ def main():
         lines.append(
             f"| {name} | {fmt_range([x['rate'] for x in o])} | {fmt_range([x['rate'] for x in g])} | "
             f"{ratio:.2f}x | {fmt_range([x['per_cpu_s'] for x in o])} | {fmt_range([x['per_cpu_s'] for x in g])} | "
-            f"{cpu_ratio:.2f}x | {statistics.median(x['mib_s'] for x in o):.0f} / {statistics.median(x['mib_s'] for x in g):.0f} | "
+            f"{cpu_ratio:.2f}x | {statistics.median(x['p99_ms'] for x in o):.2f} / {statistics.median(x['p99_ms'] for x in g):.2f} "
+            f"({statistics.median(a['p99_ms'] / b['p99_ms'] for a, b in zip(o, g)):.2f}x) | "
+            f"{statistics.median(x['mib_s'] for x in o):.0f} / {statistics.median(x['mib_s'] for x in g):.0f} | "
             f"{sum(x['errors'] + x['non2xx'] for x in o)} / {sum(x['errors'] + x['non2xx'] for x in g)} | "
             f"{max(x['rss_kib'] for x in o) / 1024:.1f} / {max(x['rss_kib'] for x in g) / 1024:.1f} MiB |"
         )
+    if lat_names:
+        lines.append("")
+        lines.append("| fixed rate (oha, latency-corrected) | ours p50 / p99 / p99.9 ms | nginx p50 / p99 / p99.9 ms | p50 ratio | p99 ratio | achieved req/s ours / nginx | errors ours / nginx |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for name in lat_names:
+            o, g = lat[name]["ours"], lat[name]["nginx"]
+            med = lambda xs, k: statistics.median(x[k] for x in xs)
+            r50 = statistics.median(a["p50"] / b["p50"] for a, b in zip(o, g))
+            r99 = statistics.median(a["p99"] / b["p99"] for a, b in zip(o, g))
+            spread = lambda xs, k: f"{min(x[k] for x in xs):.2f}..{max(x[k] for x in xs):.2f}"
+            lines.append(
+                f"| {name} | {med(o, 'p50'):.3f} / {med(o, 'p99'):.3f} ({spread(o, 'p99')}) / {med(o, 'p999'):.2f} | "
+                f"{med(g, 'p50'):.3f} / {med(g, 'p99'):.3f} ({spread(g, 'p99')}) / {med(g, 'p999'):.2f} | "
+                f"{r50:.2f}x | {r99:.2f}x | {med(o, 'rate'):.0f} / {med(g, 'rate'):.0f} | "
+                f"{sum(x['errors'] for x in o)} / {sum(x['errors'] for x in g)} |")
     lines.append("")
     lines.append("| fairness probe | ours | nginx |")
     lines.append("|---|---|---|")

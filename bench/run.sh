@@ -26,6 +26,8 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ -n "$made_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 fi
 
+command -v oha >/dev/null || [ -x "$HOME/.cargo/bin/oha" ] || cargo install oha --locked
+export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release --quiet --locked
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 exec python3 bench/bench.py

@@ -44,7 +44,12 @@ impl Pool {
         let pool = Arc::clone(self);
         thread::Builder::new()
             .name("poller".into())
-            .spawn(move || pool.poller.run(|conn| pool.schedule(conn)))
+            .spawn(move || {
+                pool.poller.run(|mut conn| {
+                    conn.mark_readable();
+                    pool.schedule(conn);
+                });
+            })
     }
 
     /// Queues a connection to run on the next free worker.

@@ -32,8 +32,9 @@ const REJECT_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Typ
 /// A bound server, not yet accepting.
 pub struct Server {
     listener: TcpListener,
-    /// Whether `TCP_NODELAY` could be set on the listener, for accepted sockets to inherit.
-    nodelay_on_listener: bool,
+    /// The `TCP_NODELAY` and write timeout set on the listener, for accepted sockets to inherit
+    /// (`None` if they could not be set).
+    preset: Option<Preset>,
     shared: Arc<Shared>,
     pool: Arc<Pool>,
     /// Set by [`Stopper::stop`]: leave at once, without draining.
@@ -114,12 +115,12 @@ impl Server {
                 format!("cannot listen on {}: {e}{hint}", config.addr),
             )
         })?;
-        let (listener, nodelay_on_listener) = set_nodelay_on_listener(listener);
+        let (listener, preset) = preset_listener(listener, config.write_timeout);
         let shared = Arc::new(Shared::new(config, handler));
         let pool = Pool::new(Arc::clone(&shared))?;
         Ok(Server {
             listener,
-            nodelay_on_listener,
+            preset,
             shared,
             pool,
             stopped: Arc::new(AtomicBool::new(false)),
@@ -170,7 +171,7 @@ impl Server {
             c.max_connections
         ));
         let poller = self.pool.start_poller()?;
-        // Whether accepted sockets come with TCP_NODELAY: known from the first.
+        // Whether accepted sockets come with the listener's options: known from the first.
         let mut inherits: Option<bool> = None;
         loop {
             let accepted = self.listener.accept();
@@ -181,7 +182,8 @@ impl Server {
                 // accept() hands back the peer's address: no getpeername per connection.
                 Ok((stream, peer)) => {
                     let preset = *inherits.get_or_insert_with(|| {
-                        self.nodelay_on_listener && stream.nodelay().unwrap_or(false)
+                        self.preset.is_some()
+                            && Preset::of(&stream).ok() == self.preset
                     });
                     self.admit(stream, peer, preset);
                 }
@@ -219,7 +221,7 @@ impl Server {
     }
 
     /// Hands a connection to the pool, or turns it away. `preset`: whether the socket already
-    /// has `TCP_NODELAY`.
+    /// has `TCP_NODELAY` and the write timeout.
     fn admit(&self, stream: TcpStream, peer: SocketAddr, preset: bool) {
         let shared = &self.shared;
         if shared.in_flight.fetch_add(1, Ordering::Relaxed) >= shared.config.max_connections {
@@ -259,14 +261,36 @@ impl Server {
     }
 }
 
-/// Sets `TCP_NODELAY` once on the listening socket: Linux copies a listener's options to each
-/// socket it accepts, which saves a system call per connection. Returns whether it was set.
-fn set_nodelay_on_listener(listener: TcpListener) -> (TcpListener, bool) {
-    // std offers the option on streams only; a listening socket takes it all the same, so look
-    // at the descriptor as a stream for the time it takes to set it.
+/// Socket options set once on the listening socket. Linux copies a listener's options to each
+/// socket it accepts, which saves each connection two system calls (`TCP_NODELAY` and the write
+/// timeout). The receive timeout is not preset: on the listener it would also bound `accept`.
+#[derive(Clone, Copy, PartialEq, Debug)]
+struct Preset {
+    nodelay: bool,
+    /// As the kernel reports it back (rounded to its clock tick).
+    write_timeout: Option<Duration>,
+}
+
+impl Preset {
+    fn of(socket: &TcpStream) -> io::Result<Preset> {
+        Ok(Preset {
+            nodelay: socket.nodelay()?,
+            write_timeout: socket.write_timeout()?,
+        })
+    }
+}
+
+/// Sets the preset options on the listener and returns them as the kernel reports them.
+fn preset_listener(listener: TcpListener, write_timeout: Duration) -> (TcpListener, Option<Preset>) {
+    // std offers these options on streams only; a listening socket takes them all the same, so
+    // look at the descriptor as a stream for the time it takes to set them.
     let socket = TcpStream::from(OwnedFd::from(listener));
-    let set = socket.set_nodelay(true).is_ok() && socket.nodelay().unwrap_or(false);
-    (TcpListener::from(OwnedFd::from(socket)), set)
+    let preset = socket
+        .set_nodelay(true)
+        .and_then(|()| socket.set_write_timeout(Some(write_timeout)))
+        .and_then(|()| Preset::of(&socket))
+        .ok();
+    (TcpListener::from(OwnedFd::from(socket)), preset)
 }
 
 /// Turns a connection away without reading from it.
@@ -343,15 +367,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepted_sockets_inherit_nodelay_from_the_listener() {
+    fn accepted_sockets_inherit_the_listener_options() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let (listener, set) = set_nodelay_on_listener(listener);
-        assert!(set);
+        let (listener, preset) = preset_listener(listener, Duration::from_secs(7));
+        let preset = preset.expect("options set on the listener");
+        assert!(preset.nodelay);
+        assert_eq!(preset.write_timeout, Some(Duration::from_secs(7)));
         let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (accepted, _) = listener.accept().unwrap();
-        // What the acceptor relies on to skip a system call per connection (Linux).
+        // What the acceptor relies on to skip two system calls per connection (Linux).
         if cfg!(target_os = "linux") {
-            assert!(accepted.nodelay().unwrap());
+            assert_eq!(Preset::of(&accepted).unwrap(), preset);
         }
     }
 }

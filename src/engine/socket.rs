@@ -1,11 +1,13 @@
-//! A connection's socket: always in non-blocking mode, so that a worker can look for the next
-//! request without waiting, and with `poll`-based waits (bounded by a timeout) where a handler
-//! needs blocking reads and writes: a request body, a response, a linger.
+//! A connection's socket: in blocking mode, with a short receive timeout for the wait between
+//! requests and the write timeout for sends, plus reads that never wait (`recv` with
+//! `MSG_DONTWAIT`) and `poll`-bounded waits where a handler reads a body.
 //!
-//! `try_fill` is the only read that never waits; it is what the connection loop uses between
-//! requests, handing an empty socket to the poller. `Read` and `Write` wait up to their timeout
-//! for the socket to be ready, then fail with `TimedOut`. File bodies go out with `sendfile(2)`
-//! on Linux (`Sink::send_file`).
+//! Between requests the connection loop either reads without waiting (`try_fill`) or waits
+//! briefly in one blocking read (`fill_within_wait`, bounded by `SO_RCVTIMEO`): one system call
+//! that sleeps until the bytes come, which is what makes a busy keep-alive client cheap. `Read`
+//! (request bodies, lingering) waits up to its own timeout with `poll`; `Write` and `sendfile`
+//! block up to the write timeout (`SO_SNDTIMEO`), then fail with `TimedOut`. File bodies go out
+//! with `sendfile(2)` on Linux (`Sink::send_file`).
 //!
 //! Out of scope: deadlines across many reads (`conn.rs` keeps those), the choice of timeouts.
 
@@ -18,27 +20,43 @@ use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::Duration;
 
-/// A non-blocking TCP stream with the timeouts its blocking-style reads and writes wait for.
+/// A blocking TCP stream with the timeouts its reads and writes wait for.
 #[derive(Debug)]
 pub struct Socket {
     stream: TcpStream,
     /// Longest wait for bytes in `Read::read` (a request body, a linger).
     read_timeout: Duration,
-    /// Longest wait for room in `Write::write` and `send_file` (a client that does not read).
-    write_timeout: Duration,
+}
+
+/// Reads that do not wait, for `ReadBuf::fill`.
+struct RecvNow<'a>(&'a TcpStream);
+
+impl Read for RecvNow<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        sys::recv_now(self.0.as_fd(), buf)
+    }
 }
 
 impl Socket {
-    /// Puts `stream` in non-blocking mode.
+    /// Wraps an accepted stream. Unless `preset` (inherited from the listener), sets the write
+    /// timeout; sets the receive timeout to `wait`, the longest [`Socket::fill_within_wait`]
+    /// blocks.
     ///
     /// # Errors
-    /// If the mode cannot be set (the socket is then unusable).
-    pub fn new(stream: TcpStream, write_timeout: Duration) -> io::Result<Socket> {
-        stream.set_nonblocking(true)?;
+    /// If a timeout cannot be set.
+    pub fn new(
+        stream: TcpStream,
+        wait: Duration,
+        write_timeout: Duration,
+        preset: bool,
+    ) -> io::Result<Socket> {
+        if !preset {
+            stream.set_write_timeout(Some(write_timeout))?;
+        }
+        stream.set_read_timeout(Some(wait))?;
         Ok(Socket {
             stream,
             read_timeout: write_timeout,
-            write_timeout,
         })
     }
 
@@ -53,6 +71,15 @@ impl Socket {
     /// # Errors
     /// The read's error, `WouldBlock` included.
     pub fn try_fill(&mut self, buf: &mut ReadBuf, cap: usize) -> io::Result<usize> {
+        buf.fill(&mut RecvNow(&self.stream), cap)
+    }
+
+    /// Like [`Socket::try_fill`], but waits for bytes for up to the receive timeout set at
+    /// creation (the kernel rounds it up to its clock tick).
+    ///
+    /// # Errors
+    /// As for `try_fill`; a wait that ends with nothing is `WouldBlock` or `TimedOut`.
+    pub fn fill_within_wait(&mut self, buf: &mut ReadBuf, cap: usize) -> io::Result<usize> {
         buf.fill(&mut &self.stream, cap)
     }
 
@@ -61,19 +88,23 @@ impl Socket {
         let _ = self.stream.shutdown(Shutdown::Write);
     }
 
-    /// Waits until the socket is ready (readable, or writable if `write`), up to the timeout
-    /// that applies; `TimedOut` if it does not become so.
-    fn wait(&self, write: bool) -> io::Result<()> {
-        let timeout = if write {
-            self.write_timeout
-        } else {
-            self.read_timeout
-        };
-        if sys::wait_fd(self.stream.as_fd(), write, timeout)? {
+    /// Waits until the socket is readable, up to the read timeout; `TimedOut` if it is not.
+    fn wait_readable(&self) -> io::Result<()> {
+        if sys::wait_fd(self.stream.as_fd(), false, self.read_timeout)? {
             Ok(())
         } else {
             Err(io::ErrorKind::TimedOut.into())
         }
+    }
+}
+
+/// A blocking send that ran out of its `SO_SNDTIMEO` reports `WouldBlock`; callers see it as the
+/// timeout it is.
+fn as_timeout(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        io::ErrorKind::TimedOut.into()
+    } else {
+        e
     }
 }
 
@@ -86,8 +117,8 @@ impl AsRawFd for Socket {
 impl Read for Socket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            match (&self.stream).read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(false)?,
+            match sys::recv_now(self.stream.as_fd(), buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_readable()?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return r,
             }
@@ -99,9 +130,8 @@ impl Write for Socket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         loop {
             match (&self.stream).write(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(true)?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                r => return r,
+                r => return r.map_err(as_timeout),
             }
         }
     }
@@ -123,10 +153,8 @@ impl Sink for Socket {
             match sys::send_file(self.stream.as_fd(), file.as_fd(), &mut at, want) {
                 Ok(0) => break,
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(true)?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // A file system that cannot do it (rare on Linux): let the caller copy, from
-                // where we got to.
+                // A file system that cannot do it (rare on Linux): let the caller copy.
                 Err(e)
                     if at == offset
                         && matches!(
@@ -136,7 +164,7 @@ impl Sink for Socket {
                 {
                     return Ok(None);
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(as_timeout(e)),
             }
         }
         Ok(Some(at - offset))
@@ -158,7 +186,13 @@ mod tests {
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         (
-            Socket::new(server, Duration::from_millis(200)).unwrap(),
+            Socket::new(
+                server,
+                Duration::from_millis(1),
+                Duration::from_millis(200),
+                false,
+            )
+            .unwrap(),
             client,
         )
     }
@@ -176,6 +210,20 @@ mod tests {
         drop(client);
         assert!(sys::wait_fd(s.stream.as_fd(), false, Duration::from_secs(5)).unwrap());
         assert_eq!(s.try_fill(&mut buf, 100).unwrap(), 0);
+    }
+
+    #[test]
+    fn fill_within_wait_waits_briefly_and_takes_what_comes() {
+        let (mut s, mut client) = pair();
+        let mut buf = ReadBuf::new();
+        let e = s.fill_within_wait(&mut buf, 100).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ));
+        client.write_all(b"abc").unwrap();
+        assert!(sys::wait_fd(s.stream.as_fd(), false, Duration::from_secs(5)).unwrap());
+        assert_eq!(s.fill_within_wait(&mut buf, 100).unwrap(), 3);
     }
 
     #[test]
