@@ -42,14 +42,12 @@ impl Pool {
     /// If the thread cannot be started.
     pub fn start_poller(self: &Arc<Pool>) -> io::Result<JoinHandle<()>> {
         let pool = Arc::clone(self);
-        thread::Builder::new()
-            .name("poller".into())
-            .spawn(move || {
-                pool.poller.run(|mut conn| {
-                    conn.mark_readable();
-                    pool.schedule(conn);
-                });
-            })
+        thread::Builder::new().name("poller".into()).spawn(move || {
+            pool.poller.run(|mut conn| {
+                conn.mark_readable();
+                pool.schedule(conn);
+            });
+        })
     }
 
     /// Queues a connection to run on the next free worker.

@@ -182,8 +182,7 @@ impl Server {
                 // accept() hands back the peer's address: no getpeername per connection.
                 Ok((stream, peer)) => {
                     let preset = *inherits.get_or_insert_with(|| {
-                        self.preset.is_some()
-                            && Preset::of(&stream).ok() == self.preset
+                        self.preset.is_some() && Preset::of(&stream).ok() == self.preset
                     });
                     self.admit(stream, peer, preset);
                 }
@@ -281,7 +280,10 @@ impl Preset {
 }
 
 /// Sets the preset options on the listener and returns them as the kernel reports them.
-fn preset_listener(listener: TcpListener, write_timeout: Duration) -> (TcpListener, Option<Preset>) {
+fn preset_listener(
+    listener: TcpListener,
+    write_timeout: Duration,
+) -> (TcpListener, Option<Preset>) {
     // std offers these options on streams only; a listening socket takes them all the same, so
     // look at the descriptor as a stream for the time it takes to set them.
     let socket = TcpStream::from(OwnedFd::from(listener));
