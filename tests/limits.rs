@@ -202,7 +202,15 @@ fn past_max_connections_the_acceptor_answers_503() {
         c.threads = 2;
         c.max_connections = 3;
     });
-    let held: Vec<TcpStream> = (0..3).map(|_| srv.connect()).collect();
+    // Each has begun a request: a connection that has sent nothing is not handed to the server
+    // until it does (TCP_DEFER_ACCEPT), so it is not counted yet.
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut s = srv.connect();
+            s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+            s
+        })
+        .collect();
     // Let the acceptor count them.
     let deadline = Instant::now() + Duration::from_secs(5);
     while srv.handle.connections() < 3 && Instant::now() < deadline {

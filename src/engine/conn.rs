@@ -37,12 +37,6 @@ use std::time::{Duration, Instant, SystemTime};
 /// the queue) after this many requests in a row. Pipelining clients send several requests at
 /// once; this bounds how long one of them keeps a worker from the others.
 pub const MAX_REQUESTS_PER_TURN: u32 = 32;
-/// While no connection waits for a worker, a worker that finds its socket empty waits this long
-/// for the next request before it hands the connection to the poller (the socket's receive
-/// timeout; Linux rounds it up to one clock tick, 4 ms at HZ=250). Measured on echo keep-alive
-/// at saturation: without it, every request went through the poller (a wake-up and a context
-/// switch more); a wait done as `poll` then `read` cost a system call more than this one read.
-pub const NEXT_REQUEST_WAIT: Duration = Duration::from_millis(1);
 /// After an answer that leaves request bytes unread, the server stops sending and reads (and
 /// drops) what the client still sends for at most this long before it closes, so that the
 /// client sees the answer rather than a reset (RFC 9112 §9.6).
@@ -64,6 +58,10 @@ pub struct Conn {
     requests: u64,
     /// The poller found the socket readable: read at once, without the short wait.
     readable: bool,
+    /// The last look found the socket empty (and the connection went round the queue).
+    looked_empty: bool,
+    /// The poller's backend knows this socket already (epoll keeps it while it is open).
+    registered: bool,
     shared: Arc<Shared>,
 }
 
@@ -82,6 +80,8 @@ enum Next {
     Request(Head),
     /// The socket is empty: wait for it off the worker.
     Wait,
+    /// The socket is empty while others wait for a worker: look again after them.
+    LookLater,
     /// Close without an answer (client gone, idle too long, or the server is draining).
     Close,
 }
@@ -104,12 +104,7 @@ impl Conn {
             let _ = stream.set_nodelay(true);
         }
         // Counted from here: a `Conn` that exists is one the drop below uncounts.
-        let socket = Socket::new(
-            stream,
-            NEXT_REQUEST_WAIT,
-            shared.config.write_timeout,
-            preset,
-        );
+        let socket = Socket::new(stream, shared.config.write_timeout, preset);
         let conn = |socket| Conn {
             socket,
             peer,
@@ -119,6 +114,8 @@ impl Conn {
             head_deadline: None,
             requests: 0,
             readable: false,
+            registered: false,
+            looked_empty: false,
             shared: Arc::clone(&shared),
         };
         match socket {
@@ -159,6 +156,7 @@ impl Conn {
                     }
                 }
                 Next::Wait => return Step::Park(self),
+                Next::LookLater => return Step::Yield(self),
                 Next::Close => {
                     self.close();
                     return Step::Done;
@@ -190,7 +188,8 @@ impl Conn {
         let limits = self.limits();
         let cap = limits.max_head_bytes + 1;
         let mut scanned = 0;
-        let mut waited = std::mem::take(&mut self.readable);
+        // Woken by the poller: the socket has bytes, or the client left.
+        let woken = std::mem::take(&mut self.readable);
         loop {
             if !self.buf.is_empty() {
                 match parse_head_reusing(self.buf.filled(), &limits, &mut scanned, &mut self.spare)
@@ -213,18 +212,13 @@ impl Conn {
             // Read before looking at the deadlines: bytes that an overloaded server has not
             // read yet must not be left unread by a close, which would reset the connection
             // under the client.
-            let read = if !waited && !others_waiting() && !self.shared.is_draining() {
-                // Nobody waits for a worker: wait here briefly for the next request, which a
-                // busy client sends within microseconds, rather than pay the trip through the
-                // poller and back. One blocking read does both the wait and the read.
-                waited = true;
-                self.socket.fill_within_wait(&mut self.buf, cap)
-            } else {
-                self.socket.try_fill(&mut self.buf, cap)
-            };
+            let read = self.socket.try_fill(&mut self.buf, cap);
             match read {
                 Ok(0) => return Next::Close,
-                Ok(_) => continue,
+                Ok(_) => {
+                    self.looked_empty = false;
+                    continue;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_timeout(&e) => {}
                 Err(_) => return Next::Close,
@@ -238,6 +232,12 @@ impl Conn {
                     self.answer_error(None, Error::Timeout);
                 }
                 return Next::Close;
+            }
+            if !woken && others_waiting() && !std::mem::replace(&mut self.looked_empty, true) {
+                // Others wait for a worker, and this client has not sent its next request yet:
+                // look once more after them (it has usually come by then) before paying the
+                // trip through the poller. Once only: a quiet client costs one look, not a spin.
+                return Next::LookLater;
             }
             return Next::Wait;
         }
@@ -434,6 +434,14 @@ impl Waiting for Conn {
 
     fn is_idle(&self) -> bool {
         self.buf.is_empty()
+    }
+
+    fn is_registered(&self) -> bool {
+        self.registered
+    }
+
+    fn set_registered(&mut self) {
+        self.registered = true;
     }
 }
 

@@ -12,9 +12,10 @@ use crate::config::Config;
 use crate::engine::conn::Conn;
 use crate::engine::pool::Pool;
 use crate::engine::shared::{Handler, Shared};
+use crate::sys;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -24,6 +25,13 @@ use std::time::{Duration, Instant};
 const REJECT_WRITE_TIMEOUT: Duration = Duration::from_millis(100);
 /// Pause after a failed accept (out of file descriptors, say), so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(10);
+/// How long (seconds) the kernel holds a new connection that has sent nothing before handing it
+/// to `accept` anyway (Linux `TCP_DEFER_ACCEPT`; it rounds up to its SYN-ACK retransmissions).
+/// Measured on `Connection: close` echo: without it, most new connections were picked up
+/// before their request arrived and went round the queue or the poller for it.
+pub const DEFER_ACCEPT_SECS: u32 = 1;
+/// The accept queue's length (the kernel caps it at `net.core.somaxconn`, 4096 by default).
+pub const LISTEN_BACKLOG: u32 = 4096;
 /// How often the drain looks whether every connection has closed.
 const DRAIN_CHECK_INTERVAL: Duration = Duration::from_millis(5);
 
@@ -116,6 +124,12 @@ impl Server {
             )
         })?;
         let (listener, preset) = preset_listener(listener, config.write_timeout);
+        // A new connection reaches accept() with its first request: the worker that takes it
+        // finds the request there instead of going round the queue or the poller for it.
+        let _ = sys::set_defer_accept(listener.as_fd(), DEFER_ACCEPT_SECS);
+        // std listens with a queue of 128; a burst of a thousand connections (or as many
+        // waiting for their first bytes, deferred) would see SYNs dropped and retried after 1 s.
+        let _ = sys::set_backlog(listener.as_fd(), LISTEN_BACKLOG);
         let shared = Arc::new(Shared::new(config, handler));
         let pool = Pool::new(Arc::clone(&shared))?;
         Ok(Server {

@@ -1,13 +1,13 @@
-//! A connection's socket: in blocking mode, with a short receive timeout for the wait between
-//! requests and the write timeout for sends, plus reads that never wait (`recv` with
-//! `MSG_DONTWAIT`) and `poll`-bounded waits where a handler reads a body.
+//! A connection's socket: in blocking mode with the write timeout for sends, plus reads that
+//! never wait (`recv` with `MSG_DONTWAIT`) and `poll`-bounded waits where a handler reads a body.
 //!
-//! Between requests the connection loop either reads without waiting (`try_fill`) or waits
-//! briefly in one blocking read (`fill_within_wait`, bounded by `SO_RCVTIMEO`): one system call
-//! that sleeps until the bytes come, which is what makes a busy keep-alive client cheap. `Read`
-//! (request bodies, lingering) waits up to its own timeout with `poll`; `Write` and `sendfile`
-//! block up to the write timeout (`SO_SNDTIMEO`), then fail with `TimedOut`. File bodies go out
-//! with `sendfile(2)` on Linux (`Sink::send_file`).
+//! Between requests the connection loop only reads without waiting (`try_fill`); an empty socket
+//! goes to the poller. `Read` (request bodies, lingering) waits up to its own timeout with
+//! `poll`; `Write` and `sendfile` block up to the write timeout (`SO_SNDTIMEO`, usually
+//! inherited from the listener), then fail with `TimedOut`. Blocking mode costs no system call
+//! per connection (non-blocking mode would cost one) and lets a large write sleep in the kernel
+//! rather than loop through `poll`. File bodies go out with `sendfile(2)` on Linux
+//! (`Sink::send_file`).
 //!
 //! Out of scope: deadlines across many reads (`conn.rs` keeps those), the choice of timeouts.
 
@@ -39,21 +39,14 @@ impl Read for RecvNow<'_> {
 
 impl Socket {
     /// Wraps an accepted stream. Unless `preset` (inherited from the listener), sets the write
-    /// timeout; sets the receive timeout to `wait`, the longest [`Socket::fill_within_wait`]
-    /// blocks.
+    /// timeout.
     ///
     /// # Errors
-    /// If a timeout cannot be set.
-    pub fn new(
-        stream: TcpStream,
-        wait: Duration,
-        write_timeout: Duration,
-        preset: bool,
-    ) -> io::Result<Socket> {
+    /// If the timeout cannot be set.
+    pub fn new(stream: TcpStream, write_timeout: Duration, preset: bool) -> io::Result<Socket> {
         if !preset {
             stream.set_write_timeout(Some(write_timeout))?;
         }
-        stream.set_read_timeout(Some(wait))?;
         Ok(Socket {
             stream,
             read_timeout: write_timeout,
@@ -72,15 +65,6 @@ impl Socket {
     /// The read's error, `WouldBlock` included.
     pub fn try_fill(&mut self, buf: &mut ReadBuf, cap: usize) -> io::Result<usize> {
         buf.fill(&mut RecvNow(&self.stream), cap)
-    }
-
-    /// Like [`Socket::try_fill`], but waits for bytes for up to the receive timeout set at
-    /// creation (the kernel rounds it up to its clock tick).
-    ///
-    /// # Errors
-    /// As for `try_fill`; a wait that ends with nothing is `WouldBlock` or `TimedOut`.
-    pub fn fill_within_wait(&mut self, buf: &mut ReadBuf, cap: usize) -> io::Result<usize> {
-        buf.fill(&mut &self.stream, cap)
     }
 
     /// Stops sending (FIN), keeping the read side open.
@@ -186,13 +170,7 @@ mod tests {
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         (
-            Socket::new(
-                server,
-                Duration::from_millis(1),
-                Duration::from_millis(200),
-                false,
-            )
-            .unwrap(),
+            Socket::new(server, Duration::from_millis(200), false).unwrap(),
             client,
         )
     }
@@ -210,20 +188,6 @@ mod tests {
         drop(client);
         assert!(sys::wait_fd(s.stream.as_fd(), false, Duration::from_secs(5)).unwrap());
         assert_eq!(s.try_fill(&mut buf, 100).unwrap(), 0);
-    }
-
-    #[test]
-    fn fill_within_wait_waits_briefly_and_takes_what_comes() {
-        let (mut s, mut client) = pair();
-        let mut buf = ReadBuf::new();
-        let e = s.fill_within_wait(&mut buf, 100).unwrap_err();
-        assert!(matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ));
-        client.write_all(b"abc").unwrap();
-        assert!(sys::wait_fd(s.stream.as_fd(), false, Duration::from_secs(5)).unwrap());
-        assert_eq!(s.fill_within_wait(&mut buf, 100).unwrap(), 3);
     }
 
     #[test]

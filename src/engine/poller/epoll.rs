@@ -1,0 +1,311 @@
+//! The Linux poller backend: one thread in `epoll_wait`, with parked sockets registered
+//! one-shot by the workers that park them.
+//!
+//! Parking takes the state lock, puts the item in a slot (its token is the slot's index and a
+//! generation, so a late event for an item that has left is recognised and ignored), pushes its
+//! deadline on a heap, and arms its socket: no wake-up of the poller, unless the new deadline is
+//! earlier than the one the poller sleeps towards, or the server drains. The poller wakes for
+//! readiness (O(ready) per wait, whatever the number parked) or the earliest deadline. A socket
+//! stays registered while its connection lives (the kernel forgets it when it closes), so the
+//! next park re-arms it with one `epoll_ctl`.
+//!
+//! Deadline entries are not removed when an item leaves early; stale ones are skipped when they
+//! come to the top, and the heap is rebuilt from the live items once more than half of it is
+//! stale, so it stays within twice the parked count.
+
+use super::Waiting;
+use crate::sys::{Epoll, EpollEvent};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Events taken from the kernel per wait.
+const EVENTS_PER_WAIT: usize = 1024;
+/// The wake-up socket's token (slot tokens never reach it: indexes are 32-bit).
+const WAKE_TOKEN: u64 = u64::MAX;
+/// The heap is rebuilt when it holds more than this many entries beyond twice the live count.
+const HEAP_SLACK: usize = 1024;
+/// `wake_at` while the poller is awake: a park never needs to wake it then.
+const AWAKE: u64 = 0;
+
+struct Slot<T> {
+    generation: u32,
+    item: Option<T>,
+}
+
+struct State<T> {
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
+    live: usize,
+}
+
+impl<T> State<T> {
+    /// Takes the item with this token, if it is still parked.
+    fn take(&mut self, token: u64) -> Option<T> {
+        let index = (token & 0xffff_ffff) as u32;
+        let generation = (token >> 32) as u32;
+        let slot = self.slots.get_mut(index as usize)?;
+        if slot.generation != generation {
+            return None;
+        }
+        let item = slot.item.take()?;
+        self.free.push(index);
+        self.live -= 1;
+        Some(item)
+    }
+}
+
+/// Parked items, the epoll instance that watches them, and the means to wake the thread.
+pub struct Poller<T> {
+    epoll: Epoll,
+    state: Mutex<State<T>>,
+    wake_tx: UnixStream,
+    wake_rx: UnixStream,
+    /// When the poller's wait times out, in nanoseconds since `epoch` (`u64::MAX`: never;
+    /// `AWAKE`: it is not waiting).
+    wake_at: AtomicU64,
+    epoch: Instant,
+    count: AtomicUsize,
+    handed_back: AtomicU64,
+    draining: AtomicBool,
+    stopped: AtomicBool,
+}
+
+impl<T: Waiting> Poller<T> {
+    /// A poller with nothing parked.
+    ///
+    /// # Errors
+    /// If the epoll instance or the wake-up socket pair cannot be made (out of descriptors).
+    pub fn new() -> io::Result<Poller<T>> {
+        let (wake_tx, wake_rx) = UnixStream::pair()?;
+        wake_tx.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        let epoll = Epoll::new()?;
+        epoll.add_level(wake_rx.as_raw_fd(), WAKE_TOKEN)?;
+        Ok(Poller {
+            epoll,
+            state: Mutex::new(State {
+                slots: Vec::new(),
+                free: Vec::new(),
+                deadlines: BinaryHeap::new(),
+                live: 0,
+            }),
+            wake_tx,
+            wake_rx,
+            wake_at: AtomicU64::new(AWAKE),
+            epoch: Instant::now(),
+            count: AtomicUsize::new(0),
+            handed_back: AtomicU64::new(0),
+            draining: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Parks an item until its socket is readable or its deadline passes.
+    pub fn park(&self, mut item: T) {
+        if self.stopped.load(Ordering::Relaxed) {
+            // Nobody will wait on it: drop (close) it now.
+            return;
+        }
+        let deadline = item.deadline();
+        let fd = item.fd();
+        let known = item.is_registered();
+        item.set_registered();
+        let idle = item.is_idle();
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.lock();
+        let index = match state.free.pop() {
+            Some(i) => i,
+            None => {
+                let i = u32::try_from(state.slots.len()).unwrap_or(u32::MAX);
+                state.slots.push(Slot {
+                    generation: 0,
+                    item: None,
+                });
+                i
+            }
+        };
+        let Some(slot) = state.slots.get_mut(index as usize) else {
+            // Past four billion parked: not reachable within the connection limit.
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            return;
+        };
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.item = Some(item);
+        let token = (u64::from(slot.generation) << 32) | u64::from(index);
+        state.live += 1;
+        state.deadlines.push(Reverse((deadline, token)));
+        let armed = self.epoll.arm_once(fd, token, known).is_ok();
+        if state.deadlines.len() > 2 * state.live + HEAP_SLACK {
+            rebuild_deadlines(&mut state);
+        }
+        let wake_at = self.wake_at.load(Ordering::Relaxed);
+        drop(state);
+        // Wake the poller if it sleeps past this deadline, if the socket could not be armed
+        // (then only the deadline hands it back; make that prompt), or to close an idle item
+        // while draining.
+        let draining = self.draining.load(Ordering::Relaxed);
+        if !armed {
+            self.expire(token);
+        }
+        if !armed || self.nanos(deadline) < wake_at || (draining && idle) {
+            self.wake();
+        }
+    }
+
+    /// Makes the item with `token` due now (its socket could not be watched).
+    fn expire(&self, token: u64) {
+        let mut state = self.lock();
+        state.deadlines.push(Reverse((self.epoch, token)));
+    }
+
+    /// How many items are parked.
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many items have been handed back since the start.
+    pub fn handed_back(&self) -> u64 {
+        self.handed_back.load(Ordering::Relaxed)
+    }
+
+    /// From now on, hands back every idle item at once (and any parked later), so that the
+    /// connection closes; items with part of a request keep waiting for the rest.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        self.wake();
+    }
+
+    /// Ends [`Poller::run`], dropping whatever is parked.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        // A full wake-up socket already holds a wake: WouldBlock is fine.
+        let _ = (&self.wake_tx).write(&[1]);
+    }
+
+    /// The poller thread's loop: hands each ready item to `ready`, until [`Poller::stop`].
+    pub fn run(&self, mut ready: impl FnMut(T)) {
+        let mut events = vec![EpollEvent::EMPTY; EVENTS_PER_WAIT];
+        let mut out: Vec<T> = Vec::new();
+        loop {
+            if self.stopped.load(Ordering::Relaxed) {
+                let mut state = self.lock();
+                let dropped: usize = state.slots.iter_mut().filter_map(|s| s.item.take()).count();
+                state.live = 0;
+                self.count.fetch_sub(dropped, Ordering::Relaxed);
+                return;
+            }
+            let timeout = {
+                let mut state = self.lock();
+                let next = next_deadline(&mut state);
+                // Set under the lock: a park that comes after it sees this value.
+                self.wake_at
+                    .store(next.map_or(u64::MAX, |d| self.nanos(d)), Ordering::Relaxed);
+                next.map(|d| d.saturating_duration_since(Instant::now()))
+            };
+            let n = match self.epoll.wait(&mut events, timeout) {
+                Ok(n) => n,
+                Err(_) => {
+                    // Out of memory in the kernel: do not spin.
+                    std::thread::sleep(Duration::from_millis(1));
+                    0
+                }
+            };
+            self.wake_at.store(AWAKE, Ordering::Relaxed);
+            {
+                let mut state = self.lock();
+                for ev in events.iter().take(n) {
+                    let token = ev.token();
+                    if token == WAKE_TOKEN {
+                        let mut sink = [0u8; 64];
+                        while matches!((&self.wake_rx).read(&mut sink), Ok(k) if k > 0) {}
+                    } else if let Some(item) = state.take(token) {
+                        out.push(item);
+                    }
+                }
+                let now = Instant::now();
+                while let Some(&Reverse((deadline, token))) = state.deadlines.peek() {
+                    if deadline > now {
+                        break;
+                    }
+                    state.deadlines.pop();
+                    out.extend(state.take(token));
+                }
+                if self.draining.load(Ordering::Relaxed) {
+                    // Once per wake, and only while draining: O(parked) is fine here.
+                    let idle: Vec<u64> = state
+                        .slots
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| s.item.as_ref().is_some_and(Waiting::is_idle))
+                        .map(|(i, s)| (u64::from(s.generation) << 32) | i as u64)
+                        .collect();
+                    for token in idle {
+                        out.extend(state.take(token));
+                    }
+                }
+            }
+            for item in out.drain(..) {
+                self.count.fetch_sub(1, Ordering::Relaxed);
+                self.handed_back.fetch_add(1, Ordering::Relaxed);
+                ready(item);
+            }
+        }
+    }
+}
+
+/// The earliest deadline of a parked item, dropping stale heap entries on the way.
+fn next_deadline<T>(state: &mut State<T>) -> Option<Instant> {
+    while let Some(&Reverse((deadline, token))) = state.deadlines.peek() {
+        let index = (token & 0xffff_ffff) as usize;
+        let generation = (token >> 32) as u32;
+        let live = state
+            .slots
+            .get(index)
+            .is_some_and(|s| s.generation == generation && s.item.is_some());
+        if live {
+            return Some(deadline);
+        }
+        state.deadlines.pop();
+    }
+    None
+}
+
+/// Rebuilds the heap from the live items' deadlines.
+fn rebuild_deadlines<T: Waiting>(state: &mut State<T>) {
+    let live: Vec<Reverse<(Instant, u64)>> = state
+        .slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let item = s.item.as_ref()?;
+            Some(Reverse((
+                item.deadline(),
+                (u64::from(s.generation) << 32) | i as u64,
+            )))
+        })
+        .collect();
+    state.deadlines = BinaryHeap::from(live);
+}
