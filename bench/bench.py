@@ -14,6 +14,7 @@ over rounds) and their ratios. wrk's p99 at saturation is in the throughput tabl
 
 Environment: ROUNDS (default 3), DURATION seconds per run (default 5), SCENARIOS (comma list,
 default all, throughput and latency names alike), OUT (a file to write the table to as well),
+OURS_BIN (a binary to measure instead of this checkout's release build),
 IDLE_SECS (default 10, the idle-connections probe).
 """
 import json
@@ -252,7 +253,8 @@ def main():
     conf = os.path.join(tmp, "nginx.conf")
     with open(conf, "w") as f:
         f.write(NGINX_CONF.format(tmp=tmp, port=NGINX_PORT, data=data))
-    binary = os.path.join(ROOT, "target", "release", "http-server")
+    # OURS_BIN: another build of ours (an older commit, say) to measure with the same harness.
+    binary = os.environ.get("OURS_BIN") or os.path.join(ROOT, "target", "release", "http-server")
     ours = Server("ours", OURS_PORT,
                   [binary, "--port", str(OURS_PORT), "--directory", data, "--quiet"],
                   lambda pid: [pid])
