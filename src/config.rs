@@ -84,6 +84,9 @@ pub struct Config {
     pub write_timeout: Duration,
     /// See [`DEFAULT_SHUTDOWN_TIMEOUT`].
     pub shutdown_timeout: Duration,
+    /// Send file bodies with `sendfile(2)` where the platform has it (`--no-sendfile`: copy
+    /// them through a buffer instead).
+    pub sendfile: bool,
     /// Send a `Date` header (off by default: the CodeCrafters checker rejects it).
     pub send_date: bool,
     /// Leave out the per-connection and per-request log lines.
@@ -107,6 +110,7 @@ impl Default for Config {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            sendfile: true,
             send_date: false,
             quiet: false,
         }

@@ -29,6 +29,7 @@ Options:
   --write-timeout SECS       longest wait for a client to take our bytes (default 10)
   --shutdown-timeout SECS    on SIGTERM/SIGINT, let requests in progress finish for up to
                              this long, then exit (default 10; a second signal exits at once)
+  --no-sendfile              copy file bodies through a buffer instead of sendfile(2)
   --date                     send a Date header (off by default)
   --quiet                    no per-connection or per-request log lines
   -h, --help                 print this help
@@ -103,6 +104,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, Stri
             "--write-timeout" => c.write_timeout = seconds(&flag, &value(&flag)?)?,
             "--shutdown-timeout" => c.shutdown_timeout = seconds(&flag, &value(&flag)?)?,
             "--date" if inline.is_none() => c.send_date = true,
+            "--no-sendfile" if inline.is_none() => c.sendfile = false,
             "--quiet" if inline.is_none() => c.quiet = true,
             _ => return Err(format!("unknown option '{arg}'")),
         }

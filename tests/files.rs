@@ -158,6 +158,23 @@ fn round_trips_binary_data_of_many_sizes() {
 }
 
 #[test]
+fn files_and_ranges_arrive_whole_with_and_without_sendfile() {
+    for sendfile in [true, false] {
+        let srv = server_with(|c| c.sendfile = sendfile);
+        let data = random_bytes(3 << 20, 11);
+        std::fs::write(srv.file("big"), &data).unwrap();
+        let r = get(&srv, "/files/big", "");
+        assert!(r.body == data, "whole file, sendfile {sendfile}");
+        let r = get(&srv, "/files/big", "Range: bytes=100000-2999999\r\n");
+        assert_eq!(r.status, 206);
+        assert!(
+            r.body == data[100_000..3_000_000],
+            "range, sendfile {sendfile}"
+        );
+    }
+}
+
+#[test]
 fn downloads_carry_validators() {
     let srv = server();
     std::fs::write(srv.file("v"), b"versioned").unwrap();

@@ -104,7 +104,12 @@ impl Conn {
             let _ = stream.set_nodelay(true);
         }
         // Counted from here: a `Conn` that exists is one the drop below uncounts.
-        let socket = Socket::new(stream, shared.config.write_timeout, preset);
+        let socket = Socket::new(stream, shared.config.write_timeout, preset).map(|mut s| {
+            if !shared.config.sendfile {
+                s.disable_sendfile();
+            }
+            s
+        });
         let conn = |socket| Conn {
             socket,
             peer,

@@ -26,6 +26,8 @@ pub struct Socket {
     stream: TcpStream,
     /// Longest wait for bytes in `Read::read` (a request body, a linger).
     read_timeout: Duration,
+    /// Whether file bodies may go out with `sendfile` (`--no-sendfile` turns it off).
+    sendfile: bool,
 }
 
 /// Reads that do not wait, for `ReadBuf::fill`.
@@ -50,7 +52,13 @@ impl Socket {
         Ok(Socket {
             stream,
             read_timeout: write_timeout,
+            sendfile: sys::HAS_SENDFILE,
         })
+    }
+
+    /// Sends file bodies through the worker's copy buffer instead of `sendfile`.
+    pub fn disable_sendfile(&mut self) {
+        self.sendfile = false;
     }
 
     /// Sets how long `Read::read` waits for bytes.
@@ -127,7 +135,7 @@ impl Write for Socket {
 
 impl Sink for Socket {
     fn send_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<Option<u64>> {
-        if !sys::HAS_SENDFILE {
+        if !self.sendfile {
             return Ok(None);
         }
         let mut at = offset;
