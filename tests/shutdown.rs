@@ -106,6 +106,15 @@ fn temp_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Waits until the server has begun an upload: its temporary file exists.
+fn wait_for_upload_start(dir: &Path) {
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
+    while temp_files(dir).is_empty() {
+        assert!(Instant::now() < deadline, "the upload never began");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 251) as u8).collect()
 }
@@ -167,12 +176,7 @@ fn an_upload_in_progress_at_sigterm_completes_and_is_stored_whole() {
     )
     .unwrap();
     s.write_all(&body[..1 << 20]).unwrap();
-    // The server has begun the upload: its temporary file exists.
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    while temp_files(dir.path()).is_empty() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_for_upload_start(dir.path());
     p.signal("TERM");
     p.wait_log("SIGTERM: draining");
     // No new connection is taken once draining: the port is closed.
@@ -200,11 +204,7 @@ fn a_pipelined_pair_in_progress_gets_both_answers_the_second_with_close() {
     let mut s = p.connect();
     s.write_all(b"POST /files/one HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nhello")
         .unwrap();
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    while temp_files(dir.path()).is_empty() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_for_upload_start(dir.path());
     p.signal("TERM");
     p.wait_log("SIGTERM: draining");
     // The rest of the first request, and the second, in one write.
@@ -232,11 +232,7 @@ fn an_upload_stalled_past_the_shutdown_timeout_is_cut_and_leaves_the_old_file() 
     let mut s = p.connect();
     s.write_all(b"PUT /files/keep HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\nnew")
         .unwrap();
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    while temp_files(dir.path()).is_empty() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_for_upload_start(dir.path());
     let started = Instant::now();
     p.signal("TERM");
     assert!(p.wait_exit().success());
@@ -262,11 +258,7 @@ fn a_second_sigterm_during_a_long_upload_exits_at_once_and_keeps_the_old_file() 
     let mut s = p.connect();
     s.write_all(b"PUT /files/keep HTTP/1.1\r\nHost: h\r\nContent-Length: 100000000\r\n\r\nnew")
         .unwrap();
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    while temp_files(dir.path()).is_empty() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_for_upload_start(dir.path());
     p.signal("TERM");
     p.wait_log("SIGTERM: draining");
     let started = Instant::now();

@@ -70,21 +70,21 @@ impl Pool {
 
     /// Connections waiting in the poller.
     pub fn parked(&self) -> usize {
-        self.poller.len()
+        self.poller.control().len()
     }
 
     /// Connections the poller has handed back to the workers since the start.
     pub fn wakeups(&self) -> u64 {
-        self.poller.handed_back()
+        self.poller.control().handed_back()
     }
 
     /// Closes idle connections now and as they become idle (the server is draining).
     pub fn drain(&self) {
-        self.poller.drain();
+        self.poller.control().drain();
     }
 
     /// Ends the poller's thread; parked connections are closed.
     pub fn stop(&self) {
-        self.poller.stop();
+        self.poller.control().stop();
     }
 }

@@ -13,14 +13,12 @@
 //! come to the top, and the heap is rebuilt from the live items once more than half of it is
 //! stale, so it stays within twice the parked count.
 
-use super::Waiting;
+use super::{Control, Waiting};
 use crate::sys::{Epoll, EpollEvent};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -65,16 +63,11 @@ impl<T> State<T> {
 pub struct Poller<T> {
     epoll: Epoll,
     state: Mutex<State<T>>,
-    wake_tx: UnixStream,
-    wake_rx: UnixStream,
+    ctl: Control,
     /// When the poller's wait times out, in nanoseconds since `epoch` (`u64::MAX`: never;
     /// `AWAKE`: it is not waiting).
     wake_at: AtomicU64,
     epoch: Instant,
-    count: AtomicUsize,
-    handed_back: AtomicU64,
-    draining: AtomicBool,
-    stopped: AtomicBool,
 }
 
 impl<T: Waiting> Poller<T> {
@@ -83,11 +76,9 @@ impl<T: Waiting> Poller<T> {
     /// # Errors
     /// If the epoll instance or the wake-up socket pair cannot be made (out of descriptors).
     pub fn new() -> io::Result<Poller<T>> {
-        let (wake_tx, wake_rx) = UnixStream::pair()?;
-        wake_tx.set_nonblocking(true)?;
-        wake_rx.set_nonblocking(true)?;
+        let ctl = Control::new()?;
         let epoll = Epoll::new()?;
-        epoll.add_level(wake_rx.as_raw_fd(), WAKE_TOKEN)?;
+        epoll.add_level(ctl.wake_fd(), WAKE_TOKEN)?;
         Ok(Poller {
             epoll,
             state: Mutex::new(State {
@@ -96,15 +87,15 @@ impl<T: Waiting> Poller<T> {
                 deadlines: BinaryHeap::new(),
                 live: 0,
             }),
-            wake_tx,
-            wake_rx,
+            ctl,
             wake_at: AtomicU64::new(AWAKE),
             epoch: Instant::now(),
-            count: AtomicUsize::new(0),
-            handed_back: AtomicU64::new(0),
-            draining: AtomicBool::new(false),
-            stopped: AtomicBool::new(false),
         })
+    }
+
+    /// Counts, drain and stop.
+    pub fn control(&self) -> &Control {
+        &self.ctl
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -117,7 +108,7 @@ impl<T: Waiting> Poller<T> {
 
     /// Parks an item until its socket is readable or its deadline passes.
     pub fn park(&self, mut item: T) {
-        if self.stopped.load(Ordering::Relaxed) {
+        if self.ctl.is_stopped() {
             // Nobody will wait on it: drop (close) it now.
             return;
         }
@@ -126,7 +117,7 @@ impl<T: Waiting> Poller<T> {
         let known = item.is_registered();
         item.set_registered();
         let idle = item.is_idle();
-        self.count.fetch_add(1, Ordering::Relaxed);
+        self.ctl.parked();
         let mut state = self.lock();
         let index = match state.free.pop() {
             Some(i) => i,
@@ -141,7 +132,7 @@ impl<T: Waiting> Poller<T> {
         };
         let Some(slot) = state.slots.get_mut(index as usize) else {
             // Past four billion parked: not reachable within the connection limit.
-            self.count.fetch_sub(1, Ordering::Relaxed);
+            self.ctl.dropped(1);
             return;
         };
         slot.generation = slot.generation.wrapping_add(1);
@@ -158,12 +149,12 @@ impl<T: Waiting> Poller<T> {
         // Wake the poller if it sleeps past this deadline, if the socket could not be armed
         // (then only the deadline hands it back; make that prompt), or to close an idle item
         // while draining.
-        let draining = self.draining.load(Ordering::Relaxed);
+        let draining = self.ctl.is_draining();
         if !armed {
             self.expire(token);
         }
         if !armed || self.nanos(deadline) < wake_at || (draining && idle) {
-            self.wake();
+            self.ctl.wake();
         }
     }
 
@@ -173,48 +164,16 @@ impl<T: Waiting> Poller<T> {
         state.deadlines.push(Reverse((self.epoch, token)));
     }
 
-    /// How many items are parked.
-    pub fn len(&self) -> usize {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// How many items have been handed back since the start.
-    pub fn handed_back(&self) -> u64 {
-        self.handed_back.load(Ordering::Relaxed)
-    }
-
-    /// From now on, hands back every idle item at once (and any parked later), so that the
-    /// connection closes; items with part of a request keep waiting for the rest.
-    pub fn drain(&self) {
-        self.draining.store(true, Ordering::Relaxed);
-        self.wake();
-    }
-
-    /// Ends [`Poller::run`], dropping whatever is parked.
-    pub fn stop(&self) {
-        self.stopped.store(true, Ordering::Relaxed);
-        self.wake();
-    }
-
-    fn wake(&self) {
-        // A full wake-up socket already holds a wake: WouldBlock is fine.
-        let _ = (&self.wake_tx).write(&[1]);
-    }
-
-    /// The poller thread's loop: hands each ready item to `ready`, until [`Poller::stop`].
+    /// The poller thread's loop: hands each ready item to `ready`, until [`Control::stop`].
     pub fn run(&self, mut ready: impl FnMut(T)) {
         let mut events = vec![EpollEvent::EMPTY; EVENTS_PER_WAIT];
         let mut out: Vec<T> = Vec::new();
         loop {
-            if self.stopped.load(Ordering::Relaxed) {
+            if self.ctl.is_stopped() {
                 let mut state = self.lock();
                 let dropped: usize = state.slots.iter_mut().filter_map(|s| s.item.take()).count();
                 state.live = 0;
-                self.count.fetch_sub(dropped, Ordering::Relaxed);
+                self.ctl.dropped(dropped);
                 return;
             }
             let timeout = {
@@ -239,8 +198,7 @@ impl<T: Waiting> Poller<T> {
                 for ev in events.iter().take(n) {
                     let token = ev.token();
                     if token == WAKE_TOKEN {
-                        let mut sink = [0u8; 64];
-                        while matches!((&self.wake_rx).read(&mut sink), Ok(k) if k > 0) {}
+                        self.ctl.clear_wakes();
                     } else if let Some(item) = state.take(token) {
                         out.push(item);
                     }
@@ -253,7 +211,7 @@ impl<T: Waiting> Poller<T> {
                     state.deadlines.pop();
                     out.extend(state.take(token));
                 }
-                if self.draining.load(Ordering::Relaxed) {
+                if self.ctl.is_draining() {
                     // Once per wake, and only while draining: O(parked) is fine here.
                     let idle: Vec<u64> = state
                         .slots
@@ -268,8 +226,7 @@ impl<T: Waiting> Poller<T> {
                 }
             }
             for item in out.drain(..) {
-                self.count.fetch_sub(1, Ordering::Relaxed);
-                self.handed_back.fetch_add(1, Ordering::Relaxed);
+                self.ctl.handing_back();
                 ready(item);
             }
         }

@@ -20,7 +20,10 @@ pub use epoll::Poller;
 #[cfg(not(target_os = "linux"))]
 pub use poll::Poller;
 
-use std::os::fd::RawFd;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// What the poller needs to know of a parked item.
@@ -37,6 +40,97 @@ pub trait Waiting {
     }
     /// Notes that the socket is registered.
     fn set_registered(&mut self) {}
+}
+
+/// What both backends share: the wake-up socket pair, the counts, and the drain and stop flags.
+pub struct Control {
+    wake_tx: UnixStream,
+    wake_rx: UnixStream,
+    /// Items parked, for tests and the drain report.
+    count: AtomicUsize,
+    /// Items handed back since the start (for tests: each is one trip through the pool queue).
+    handed_back: AtomicU64,
+    draining: AtomicBool,
+    stopped: AtomicBool,
+}
+
+impl Control {
+    fn new() -> io::Result<Control> {
+        let (wake_tx, wake_rx) = UnixStream::pair()?;
+        wake_tx.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        Ok(Control {
+            wake_tx,
+            wake_rx,
+            count: AtomicUsize::new(0),
+            handed_back: AtomicU64::new(0),
+            draining: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+        })
+    }
+
+    /// How many items are parked.
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many items have been handed back since the start.
+    pub fn handed_back(&self) -> u64 {
+        self.handed_back.load(Ordering::Relaxed)
+    }
+
+    /// From now on, hands back every idle item at once (and any parked later), so that the
+    /// connection closes; items with part of a request keep waiting for the rest.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        self.wake();
+    }
+
+    /// Ends the poller's `run`, dropping whatever is parked.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.wake();
+    }
+
+    fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    fn wake(&self) {
+        // A full wake-up socket already holds a wake: WouldBlock is fine.
+        let _ = (&self.wake_tx).write(&[1]);
+    }
+
+    /// Empties the wake-up socket (after a wait it ended).
+    fn clear_wakes(&self) {
+        let mut sink = [0u8; 64];
+        while matches!((&self.wake_rx).read(&mut sink), Ok(n) if n > 0) {}
+    }
+
+    fn wake_fd(&self) -> RawFd {
+        self.wake_rx.as_raw_fd()
+    }
+
+    fn parked(&self) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn dropped(&self, n: usize) {
+        self.count.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    fn handing_back(&self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        self.handed_back.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
@@ -116,10 +210,10 @@ macro_rules! backend_tests {
                 // A client that leaves is handed back too (the worker sees the end of the stream).
                 drop(peers.remove(50));
                 assert_eq!(rx.recv_timeout(WAIT).unwrap(), 50);
-                assert_eq!(poller.len(), 95);
-                poller.stop();
+                assert_eq!(poller.control().len(), 95);
+                poller.control().stop();
                 thread.join().unwrap();
-                assert_eq!(poller.len(), 0);
+                assert_eq!(poller.control().len(), 0);
             }
 
             #[test]
@@ -133,7 +227,7 @@ macro_rules! backend_tests {
                 assert_eq!(rx.recv_timeout(WAIT).unwrap(), 2);
                 assert!(started.elapsed() >= Duration::from_millis(30));
                 assert!(rx.recv_timeout(Duration::from_millis(20)).is_err());
-                poller.stop();
+                poller.control().stop();
                 thread.join().unwrap();
             }
 
@@ -145,7 +239,7 @@ macro_rules! backend_tests {
                 busy.idle = false;
                 poller.park(idle);
                 poller.park(busy);
-                poller.drain();
+                poller.control().drain();
                 assert_eq!(rx.recv_timeout(WAIT).unwrap(), 1);
                 assert!(rx.recv_timeout(Duration::from_millis(20)).is_err());
                 p2.write_all(b"rest of the head").unwrap();
@@ -154,7 +248,7 @@ macro_rules! backend_tests {
                 let (idle, _p3) = item(3, LONG);
                 poller.park(idle);
                 assert_eq!(rx.recv_timeout(WAIT).unwrap(), 3);
-                poller.stop();
+                poller.control().stop();
                 thread.join().unwrap();
             }
 
@@ -177,8 +271,8 @@ macro_rules! backend_tests {
                     poller.park(back);
                 }
                 assert!(rx.recv_timeout(Duration::from_millis(20)).is_err());
-                assert_eq!(poller.len(), 1);
-                poller.stop();
+                assert_eq!(poller.control().len(), 1);
+                poller.control().stop();
                 thread.join().unwrap();
             }
 
@@ -211,7 +305,7 @@ macro_rules! backend_tests {
                 got.sort_unstable();
                 got.dedup();
                 assert_eq!(got.len(), 1000);
-                poller.stop();
+                poller.control().stop();
                 thread.join().unwrap();
             }
         }

@@ -18,26 +18,16 @@
 //! Out of scope: what a connection does when it is ready (`conn.rs`), and where it runs
 //! (`pool.rs`).
 
-use super::Waiting;
+use super::{Control, Waiting};
 use crate::sys::{self, PollFd};
-use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::io;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 /// Parked items and the means to wake the thread that waits on them.
 pub struct Poller<T> {
     inbox: Mutex<Vec<T>>,
-    wake_tx: UnixStream,
-    wake_rx: UnixStream,
-    /// Items parked (in the inbox or the poll set), for tests and the drain report.
-    count: AtomicUsize,
-    /// Items handed back since the start (for tests: each is one trip through the pool queue).
-    handed_back: AtomicU64,
-    draining: AtomicBool,
-    stopped: AtomicBool,
+    ctl: Control,
 }
 
 impl<T: Waiting> Poller<T> {
@@ -46,27 +36,24 @@ impl<T: Waiting> Poller<T> {
     /// # Errors
     /// If the wake-up socket pair cannot be made (out of descriptors).
     pub fn new() -> io::Result<Poller<T>> {
-        let (wake_tx, wake_rx) = UnixStream::pair()?;
-        wake_tx.set_nonblocking(true)?;
-        wake_rx.set_nonblocking(true)?;
         Ok(Poller {
             inbox: Mutex::new(Vec::new()),
-            wake_tx,
-            wake_rx,
-            count: AtomicUsize::new(0),
-            handed_back: AtomicU64::new(0),
-            draining: AtomicBool::new(false),
-            stopped: AtomicBool::new(false),
+            ctl: Control::new()?,
         })
+    }
+
+    /// Counts, drain and stop.
+    pub fn control(&self) -> &Control {
+        &self.ctl
     }
 
     /// Parks an item until its socket is readable or its deadline passes.
     pub fn park(&self, item: T) {
-        if self.stopped.load(Ordering::Relaxed) {
+        if self.ctl.is_stopped() {
             // Nobody will wait on it: drop (close) it now.
             return;
         }
-        self.count.fetch_add(1, Ordering::Relaxed);
+        self.ctl.parked();
         let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
         inbox.push(item);
         let first = inbox.len() == 1;
@@ -74,47 +61,15 @@ impl<T: Waiting> Poller<T> {
         // The poller empties the inbox after every wake: only the first item of a batch needs
         // to wake it.
         if first {
-            self.wake();
+            self.ctl.wake();
         }
     }
 
-    /// How many items are parked.
-    pub fn len(&self) -> usize {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// How many items have been handed back since the start.
-    pub fn handed_back(&self) -> u64 {
-        self.handed_back.load(Ordering::Relaxed)
-    }
-
-    /// From now on, hands back every idle item at once (and any parked later), so that the
-    /// connection closes; items with part of a request keep waiting for the rest.
-    pub fn drain(&self) {
-        self.draining.store(true, Ordering::Relaxed);
-        self.wake();
-    }
-
-    /// Ends [`Poller::run`], dropping whatever is parked.
-    pub fn stop(&self) {
-        self.stopped.store(true, Ordering::Relaxed);
-        self.wake();
-    }
-
-    fn wake(&self) {
-        // A full wake-up socket already holds a wake: WouldBlock is fine.
-        let _ = (&self.wake_tx).write(&[1]);
-    }
-
-    /// The poller thread's loop: hands each ready item to `ready`, until [`Poller::stop`].
+    /// The poller thread's loop: hands each ready item to `ready`, until [`Control::stop`].
     pub fn run(&self, mut ready: impl FnMut(T)) {
         let mut items: Vec<T> = Vec::new();
         // fds[0] is the wake-up socket; fds[i + 1] belongs to items[i].
-        let mut fds = vec![PollFd::readable(self.wake_rx.as_raw_fd())];
+        let mut fds = vec![PollFd::readable(self.ctl.wake_fd())];
         let mut taken: Vec<T> = Vec::new();
         loop {
             {
@@ -125,11 +80,11 @@ impl<T: Waiting> Poller<T> {
                 fds.push(PollFd::readable(item.fd()));
                 items.push(item);
             }
-            if self.stopped.load(Ordering::Relaxed) {
-                self.count.fetch_sub(items.len(), Ordering::Relaxed);
+            if self.ctl.is_stopped() {
+                self.ctl.dropped(items.len());
                 return;
             }
-            let draining = self.draining.load(Ordering::Relaxed);
+            let draining = self.ctl.is_draining();
             let now = Instant::now();
             let mut earliest: Option<Instant> = None;
             let mut i = 0;
@@ -152,8 +107,7 @@ impl<T: Waiting> Poller<T> {
                 continue;
             }
             if fds.first().is_some_and(PollFd::is_ready) {
-                let mut sink = [0u8; 64];
-                while matches!((&self.wake_rx).read(&mut sink), Ok(n) if n > 0) {}
+                self.ctl.clear_wakes();
             }
             let mut i = 0;
             while let Some(fd) = fds.get(i + 1) {
@@ -179,8 +133,7 @@ impl<T: Waiting> Poller<T> {
         }
         let item = items.swap_remove(i);
         fds.swap_remove(i + 1);
-        self.count.fetch_sub(1, Ordering::Relaxed);
-        self.handed_back.fetch_add(1, Ordering::Relaxed);
+        self.ctl.handing_back();
         ready(item);
     }
 }

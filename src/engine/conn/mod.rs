@@ -3,35 +3,33 @@
 //! (pipelining).
 //!
 //! Between requests the worker reads without waiting: a request already there is served at once
-//! (pipelined and back-to-back clients stay on their worker, with no system call added), and an
-//! empty socket sends the connection to the poller (`poller.rs`), which hands it back to the pool
-//! when bytes arrive or a deadline passes. So a worker never waits on a quiet socket. A client
-//! that keeps requests coming gives its worker back after `MAX_REQUESTS_PER_TURN` while others
-//! wait for one, so no client can hold a worker for ever.
+//! (pipelined and back-to-back clients stay on their worker, with no system call added). An
+//! empty socket sends the connection to the poller (`poller/`), which hands it back to the pool
+//! when bytes arrive or a deadline passes, so a worker never waits on a quiet socket; while
+//! others wait for a worker, it first goes round the queue once (its request has usually come by
+//! then). A client that keeps requests coming gives its worker back after
+//! `MAX_REQUESTS_PER_TURN` while others wait for one, so no client can hold a worker for ever.
+//! Answering one request is `serve.rs`.
 //!
 //! Out of scope: accepting and admission (`server.rs`), where a connection goes between turns
 //! (`pool.rs`), parsing (`http/parse.rs`), body framing (`http/body.rs`), and what each route
 //! does (the application's router).
 
-use crate::buf::{with_scratch, ReadBuf};
-use crate::config::MAX_DRAIN_BYTES;
+use crate::buf::ReadBuf;
+mod serve;
+
 use crate::engine::poller::Waiting;
 use crate::engine::shared::Shared;
 use crate::engine::socket::Socket;
-use crate::http::body::{BodyReader, Framing};
-use crate::http::checks::{check_head, wants_keep_alive};
-use crate::http::date::{format_http_date, unix_seconds};
 use crate::http::error::Error;
 use crate::http::parse::{parse_head_reusing, Head, Limits, Parsed, Spare};
-use crate::http::response::{write_response, WriteOptions};
-use crate::http::{escape_for_log, Method, Status, Version};
-use std::io::{self, Read};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// While other connections wait for a worker, a connection gives its worker back (to the back of
 /// the queue) after this many requests in a row. Pipelining clients send several requests at
@@ -251,180 +249,6 @@ impl Conn {
     /// The idle deadline, or the deadline of the head in progress.
     fn deadline(&self) -> Instant {
         self.head_deadline.unwrap_or(self.idle_deadline)
-    }
-
-    /// Answers one request. Returns whether the connection stays open.
-    fn serve(&mut self, head: &Head) -> bool {
-        let started = Instant::now();
-        self.requests += 1;
-        let (framing, expect_continue) = match check_head(head) {
-            Ok(v) => v,
-            Err(e) => {
-                self.answer_error(Some(head), e);
-                return false;
-            }
-        };
-        let shared = Arc::clone(&self.shared);
-        let config = &shared.config;
-        let has_body = framing != Framing::None;
-        if has_body {
-            self.socket.set_read_timeout(config.body_read_timeout);
-            shared.in_body.fetch_add(1, Ordering::Relaxed);
-        }
-        let mut body = BodyReader::new(
-            &mut self.buf,
-            &mut self.socket,
-            framing,
-            expect_continue,
-            config.max_head_bytes + 1,
-            config.max_head_bytes,
-        );
-        // A panic is a bug, but it must cost only this request: answer 500 and close.
-        let outcome = catching(|| (shared.handler)(config, head, &mut body));
-        let (resp, mut keep_alive) = match outcome {
-            Some(Ok(resp)) => (resp, true),
-            Some(Err(e)) if !e.can_answer() => {
-                self.end_body(has_body);
-                self.log_request(head, e.status(), 0, started);
-                return false;
-            }
-            Some(Err(e)) => {
-                if matches!(e, Error::Io(_) | Error::InsufficientStorage) {
-                    // Our side failed, not the client: say why, whatever --quiet says.
-                    let mut target = String::new();
-                    escape_for_log(head.target(), &mut target);
-                    shared.log.info(format_args!(
-                        "{} error on {target}: {}",
-                        self.peer,
-                        e.message()
-                    ));
-                }
-                (e.response(), !e.closes_connection())
-            }
-            None => {
-                shared.log.info(format_args!(
-                    "{} panic while handling a request; answered 500",
-                    self.peer
-                ));
-                let e = Error::Io(io::Error::other("panic"));
-                (e.response(), false)
-            }
-        };
-        keep_alive = keep_alive && wants_keep_alive(head);
-        // The next request starts after this body: read the rest of a short one, else close.
-        let body_done = if keep_alive {
-            body.discard_rest(MAX_DRAIN_BYTES)
-        } else {
-            body.is_finished()
-        };
-        self.end_body(has_body);
-        keep_alive = keep_alive && body_done;
-        if shared.is_draining() {
-            shared.drained_requests.fetch_add(1, Ordering::Relaxed);
-            // Draining: this is the connection's last answer, unless the client has already
-            // sent (part of) its next request, which is then answered too.
-            if self.buf.is_empty() {
-                let _ = self
-                    .socket
-                    .try_fill(&mut self.buf, config.max_head_bytes + 1);
-            }
-            keep_alive = keep_alive && !self.buf.is_empty();
-        }
-        let status = resp.status;
-        let date = config
-            .send_date
-            .then(|| format_http_date(unix_seconds(SystemTime::now())));
-        let opts = WriteOptions {
-            head_only: head.method == Method::Head,
-            version: head.version,
-            keep_alive,
-            date: date.as_deref(),
-        };
-        let socket = &mut self.socket;
-        let written = with_scratch(|scratch| write_response(socket, scratch, resp, &opts));
-        let (sent, still_open) = written.unwrap_or((0, false));
-        self.log_request(head, status, sent, started);
-        if !still_open {
-            if !body_done {
-                self.linger();
-            }
-            return false;
-        }
-        self.idle_deadline = Instant::now() + config.idle_timeout;
-        self.buf.shrink_if_idle();
-        true
-    }
-
-    /// Uncounts a request body once it has been read (or given up on).
-    fn end_body(&self, has_body: bool) {
-        if has_body {
-            self.shared.in_body.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Writes the answer for an error that happened before or instead of routing.
-    /// The connection closes after it.
-    fn answer_error(&mut self, head: Option<&Head>, e: Error) {
-        let started = Instant::now();
-        let status = e.status();
-        let opts = WriteOptions {
-            head_only: head.is_some_and(|h| h.method == Method::Head),
-            version: head.map_or(Version::Http11, |h| h.version),
-            keep_alive: false,
-            date: None,
-        };
-        let socket = &mut self.socket;
-        let sent = with_scratch(|scratch| write_response(socket, scratch, e.response(), &opts))
-            .map_or(0, |(n, _)| n);
-        match head {
-            Some(h) => self.log_request(h, status, sent, started),
-            None => self.shared.log.access(format_args!(
-                "{} - - {} {} ({})",
-                self.peer,
-                status.0,
-                sent,
-                e.message()
-            )),
-        }
-        if matches!(e, Error::Timeout) {
-            // A client too slow to send its head is not worth a worker's wait: just close.
-            self.socket.shutdown_write();
-        } else {
-            self.linger();
-        }
-    }
-
-    /// Stops sending and reads what the client still sends, for a short while, so that closing
-    /// with unread data does not reset the connection before the client reads our answer.
-    fn linger(&mut self) {
-        self.socket.shutdown_write();
-        self.socket.set_read_timeout(LINGER_TIMEOUT);
-        let deadline = Instant::now() + LINGER_TIMEOUT;
-        let mut sink = [0u8; 8192];
-        let mut total = 0u64;
-        while Instant::now() < deadline && total < MAX_LINGER_BYTES {
-            match self.socket.read(&mut sink) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => total += n as u64,
-            }
-        }
-    }
-
-    fn log_request(&self, head: &Head, status: Status, sent: u64, started: Instant) {
-        self.shared.log.access_with(|line| {
-            use std::fmt::Write;
-            // Writing to a String cannot fail.
-            let _ = write!(line, "{} \"", self.peer);
-            escape_for_log(head.method_token(), line);
-            line.push(' ');
-            escape_for_log(head.target(), line);
-            let _ = write!(
-                line,
-                "\" {} {sent}B {:.3}ms",
-                status.0,
-                started.elapsed().as_secs_f64() * 1000.0
-            );
-        });
     }
 }
 
