@@ -8,6 +8,11 @@
 
 pub mod conditional;
 pub mod encoding;
+pub mod escape;
+pub mod file_handlers;
 pub mod files;
+pub mod fsroot;
 pub mod handlers;
+pub mod paths;
 pub mod router;
+pub mod store;

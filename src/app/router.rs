@@ -5,6 +5,7 @@
 //!
 //! Out of scope: what each route does (`handlers.rs`).
 
+use crate::app::file_handlers::{self, ALLOW_DIR};
 use crate::app::handlers;
 use crate::config::Config;
 use crate::http::body::BodyReader;
@@ -28,7 +29,7 @@ pub enum Route<'a> {
     /// `/echo/{text}`, the text still percent-encoded.
     Echo(&'a [u8]),
     UserAgent,
-    /// `/files/{name}`, the name still percent-encoded.
+    /// `/files/{path}`, the path still percent-encoded.
     File(&'a [u8]),
     NotFound,
 }
@@ -36,6 +37,9 @@ pub enum Route<'a> {
 impl Route<'_> {
     fn allow(&self) -> &'static str {
         match self {
+            // The root folder cannot be replaced or removed.
+            Route::File(b"") => ALLOW_READ_ONLY,
+            Route::File(path) if path.ends_with(b"/") => ALLOW_DIR,
             Route::File(_) => ALLOW_FILES,
             Route::Server => ALLOW_FILES,
             _ => ALLOW_READ_ONLY,
@@ -140,10 +144,10 @@ pub fn dispatch<'h, S: Read + Write>(
         (Route::Root, _) => Ok(handlers::root()),
         (Route::Echo(text), _) => handlers::echo(text),
         (Route::UserAgent, _) => Ok(handlers::user_agent(head)),
-        (Route::File(name), Method::Get | Method::Head) => handlers::get_file(config, head, name),
-        (Route::File(name), Method::Post) => handlers::post_file(config, name, body),
-        (Route::File(name), Method::Put) => handlers::put_file(config, head, name, body),
-        (Route::File(name), Method::Delete) => handlers::delete_file(config, head, name),
+        (Route::File(path), Method::Get | Method::Head) => file_handlers::get(config, head, path),
+        (Route::File(path), Method::Post) => file_handlers::post(config, path, body),
+        (Route::File(path), Method::Put) => file_handlers::put(config, head, path, body),
+        (Route::File(path), Method::Delete) => file_handlers::delete(config, head, path),
         // Every other pair was refused by the Allow check above.
         _ => Err(Error::MethodNotAllowed(allow)),
     }
