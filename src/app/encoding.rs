@@ -132,7 +132,13 @@ pub fn negotiate(resp: &mut Response<'_>, request: &Headers) -> io::Result<()> {
     if !resp.compressible {
         return Ok(());
     }
-    resp.headers.push(("Vary", "Accept-Encoding".into()));
+    // A handler that varies on more (`/user-agent`) names Accept-Encoding in its own Vary.
+    if !resp
+        .get_header("vary")
+        .is_some_and(|v| v.contains("Accept-Encoding"))
+    {
+        resp.headers.push(("Vary", "Accept-Encoding".into()));
+    }
     if resp.status != http::Status::OK || !wants_gzip(request) {
         return Ok(());
     }

@@ -28,10 +28,13 @@ pub fn echo(text: &[u8]) -> Result<Response<'_>, Error> {
     Ok(resp)
 }
 
-/// `GET /user-agent`: the request's User-Agent value (empty if it sent none).
+/// `GET /user-agent`: the request's User-Agent value (empty if it sent none), with
+/// `Vary: User-Agent`.
 pub fn user_agent(head: &Head) -> Response<'_> {
     let ua = head.headers.get("user-agent").unwrap_or_default();
-    let mut resp = Response::text(Status::OK, ua);
+    // The answer is a function of User-Agent: a shared cache must key it by that too, or it
+    // would hand one client's answer to another (RFC 9110 §12.5.5).
+    let mut resp = Response::text(Status::OK, ua).header("Vary", "User-Agent, Accept-Encoding");
     resp.compressible = true;
     resp
 }

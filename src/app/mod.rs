@@ -13,6 +13,7 @@ pub mod file_handlers;
 pub mod files;
 pub mod fsroot;
 pub mod handlers;
+pub mod mime;
 pub mod paths;
 pub mod router;
 pub mod store;

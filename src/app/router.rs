@@ -113,6 +113,15 @@ fn path_of(target: &[u8]) -> Result<&[u8], Error> {
     })
 }
 
+/// Adds what every answer from the file store carries: `Cache-Control: no-cache` (the store is
+/// mutable, so a cache must revalidate, which the validators make cheap; RFC 9111 §5.2.2.4)
+/// and `X-Content-Type-Options: nosniff` (the type we send is the type: a browser must not
+/// guess HTML or script from the bytes).
+fn with_store_headers(resp: Response<'static>) -> Response<'static> {
+    resp.header("Cache-Control", "no-cache")
+        .header("X-Content-Type-Options", "nosniff")
+}
+
 /// Routes a request and runs its handler.
 ///
 /// # Errors
@@ -144,10 +153,14 @@ pub fn dispatch<'h, S: Read + Write>(
         (Route::Root, _) => Ok(handlers::root()),
         (Route::Echo(text), _) => handlers::echo(text),
         (Route::UserAgent, _) => Ok(handlers::user_agent(head)),
-        (Route::File(path), Method::Get | Method::Head) => file_handlers::get(config, head, path),
-        (Route::File(path), Method::Post) => file_handlers::post(config, path, body),
-        (Route::File(path), Method::Put) => file_handlers::put(config, head, path, body),
-        (Route::File(path), Method::Delete) => file_handlers::delete(config, head, path),
+        (Route::File(path), method) => Ok(with_store_headers(match method {
+            Method::Get | Method::Head => file_handlers::get(config, head, path),
+            Method::Post => file_handlers::post(config, path, body),
+            Method::Put => file_handlers::put(config, head, path, body),
+            Method::Delete => file_handlers::delete(config, head, path),
+            // Refused by the Allow check above.
+            _ => Err(Error::MethodNotAllowed(allow)),
+        }?)),
         // Every other pair was refused by the Allow check above.
         _ => Err(Error::MethodNotAllowed(allow)),
     }

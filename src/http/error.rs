@@ -134,6 +134,9 @@ impl Error {
         } else {
             Response::text(status, format!("{}\n", self.message()))
         };
+        // 404, 405, 414 and 501 are cacheable by default (RFC 9110 §15.1), and /files changes:
+        // a shared cache must ask again rather than keep "not found" after an upload.
+        let resp = resp.header("Cache-Control", "no-cache");
         match self {
             Error::MethodNotAllowed(allow) => resp.header("Allow", *allow),
             Error::RangeNotSatisfiable { len } => {
