@@ -11,7 +11,7 @@ const USAGE: &str = "\
 Usage: http-server [OPTIONS]
 
 A small HTTP/1.1 server: GET /, /echo/{text}, /user-agent, and GET|HEAD|POST|PUT|DELETE
-/files/{name} over --directory.
+/files/{path} over --directory, with folder listings and a page to browse them.
 
 Options:
   --directory DIR            serve and store /files/{name} in DIR (default: /files disabled)
@@ -27,6 +27,8 @@ Options:
   --header-timeout SECS      a request head must arrive within this (default 10)
   --body-timeout SECS        longest wait for the next piece of a body (default 10)
   --write-timeout SECS       longest wait for a client to take our bytes (default 10)
+  --no-listing               answer folders with 404 instead of a listing
+  --show-hidden              list dot files too (they are served by name either way)
   --date                     send a Date header (off by default)
   --quiet                    no per-connection or per-request log lines
   -h, --help                 print this help
@@ -101,6 +103,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, Stri
             "--write-timeout" => c.write_timeout = seconds(&flag, &value(&flag)?)?,
             "--date" if inline.is_none() => c.send_date = true,
             "--quiet" if inline.is_none() => c.quiet = true,
+            "--no-listing" if inline.is_none() => c.listing = false,
+            "--show-hidden" if inline.is_none() => c.show_hidden = true,
             _ => return Err(format!("unknown option '{arg}'")),
         }
     }

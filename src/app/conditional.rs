@@ -9,7 +9,7 @@ use crate::http::Headers;
 /// What a representation is, for comparing with the client's validators.
 #[derive(Debug, Clone)]
 pub struct Validators {
-    /// A strong entity tag, quotes included.
+    /// An entity tag, quotes included (weak ones start with `W/`).
     pub etag: String,
     /// Last modification, in seconds since the epoch.
     pub modified: u64,
@@ -22,6 +22,15 @@ impl Validators {
         Validators {
             etag: format!("\"{len:x}-{modified_nanos:x}{coding_suffix}\""),
             modified: (modified_nanos / 1_000_000_000) as u64,
+        }
+    }
+
+    /// A weak entity tag from a fingerprint of the content (folder listings), with the time of
+    /// the latest change in seconds.
+    pub fn weak(fingerprint: u64, variant: &str, modified: u64) -> Validators {
+        Validators {
+            etag: format!("W/\"{fingerprint:016x}-{variant}\""),
+            modified,
         }
     }
 }
@@ -83,10 +92,15 @@ fn list_matches(headers: &Headers, name: &str, etag: &str, strong: bool) -> bool
         if tag == b"*" {
             return true;
         }
-        match tag.strip_prefix(b"W/") {
-            Some(weak) => !strong && weak == etag.as_bytes(),
-            None => tag == etag.as_bytes(),
-        }
+        let (tag_is_weak, tag) = match tag.strip_prefix(b"W/") {
+            Some(opaque) => (true, opaque),
+            None => (false, tag),
+        };
+        let (ours_is_weak, ours) = match etag.strip_prefix("W/") {
+            Some(opaque) => (true, opaque),
+            None => (false, etag),
+        };
+        tag == ours.as_bytes() && !(strong && (tag_is_weak || ours_is_weak))
     })
 }
 
@@ -326,6 +340,36 @@ mod tests {
                 want,
                 "{lines:?} get={get}"
             );
+        }
+    }
+
+    #[test]
+    fn weak_tags_match_only_weakly() {
+        let w = Validators::weak(0xabc, "html", MODIFIED);
+        let tag = w.etag.clone();
+        let opaque = tag.trim_start_matches("W/").to_string();
+        let cases = [
+            (
+                format!("If-None-Match: {tag}"),
+                true,
+                Precondition::NotModified,
+            ),
+            (
+                format!("If-None-Match: {opaque}"),
+                true,
+                Precondition::NotModified,
+            ),
+            (
+                "If-None-Match: W/\"other\"".to_string(),
+                true,
+                Precondition::Proceed,
+            ),
+            // If-Match compares strongly: a weak tag never matches (RFC 9110 §13.1.1).
+            (format!("If-Match: {tag}"), true, Precondition::Failed),
+            ("If-Match: *".to_string(), true, Precondition::Proceed),
+        ];
+        for (line, get, want) in cases {
+            assert_eq!(evaluate(&headers(&[&line]), Some(&w), get), want, "{line}");
         }
     }
 

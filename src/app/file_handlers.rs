@@ -58,8 +58,7 @@ pub fn get(config: &Config, head: &Head, raw: &[u8]) -> Result<Response<'static>
         Resolved::Dir(_) if !path.is_dir => Ok(Response::new(Status::MOVED_PERMANENTLY)
             .header("Location", path.url(true))
             .body(Body::Empty)),
-        // Listings come in a later commit.
-        Resolved::Dir(_) => Err(Error::NotFound),
+        Resolved::Dir(dir) => crate::app::listing::list(config, head, &path, &dir, root),
     }
 }
 

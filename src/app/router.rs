@@ -6,7 +6,7 @@
 //! Out of scope: what each route does (`handlers.rs`).
 
 use crate::app::file_handlers::{self, ALLOW_DIR};
-use crate::app::handlers;
+use crate::app::{assets, handlers};
 use crate::config::Config;
 use crate::http::body::BodyReader;
 use crate::http::error::Error;
@@ -31,6 +31,8 @@ pub enum Route<'a> {
     UserAgent,
     /// `/files/{path}`, the path still percent-encoded.
     File(&'a [u8]),
+    /// `/_assets/{name}` and its query, if any (the version).
+    Asset(&'a [u8], Option<&'a [u8]>),
     NotFound,
 }
 
@@ -57,9 +59,15 @@ pub fn route(target: &[u8]) -> Result<Route<'_>, Error> {
     }
     let path = path_of(target)?;
     // The query is split off; no route uses it. A fragment is never sent, but cut it too.
-    let path = match find_either(path, b'?', b'#') {
-        Some(end) => path.get(..end).unwrap_or_default(),
-        None => path,
+    let (path, query) = match find_either(path, b'?', b'#') {
+        Some(end) => {
+            let query = path
+                .get(end..)
+                .and_then(|q| q.strip_prefix(b"?"))
+                .map(|q| q.split(|&b| b == b'#').next().unwrap_or_default());
+            (path.get(..end).unwrap_or_default(), query)
+        }
+        None => (path, None),
     };
     if !is_valid_percent_encoding(path) {
         return Err(Error::BadRequest("invalid percent-encoding"));
@@ -72,6 +80,8 @@ pub fn route(target: &[u8]) -> Result<Route<'_>, Error> {
                 Route::Echo(text)
             } else if let Some(name) = path.strip_prefix(b"/files/") {
                 Route::File(name)
+            } else if let Some(name) = path.strip_prefix(b"/_assets/") {
+                Route::Asset(name, query)
             } else {
                 Route::NotFound
             }
@@ -150,7 +160,8 @@ pub fn dispatch<'h, S: Read + Write>(
         return Err(Error::MethodNotAllowed(allow));
     }
     match (route, head.method) {
-        (Route::Root, _) => Ok(handlers::root()),
+        (Route::Root, _) => Ok(handlers::root(config, head)),
+        (Route::Asset(name, query), _) => assets::serve(name, query, head),
         (Route::Echo(text), _) => handlers::echo(text),
         (Route::UserAgent, _) => Ok(handlers::user_agent(head)),
         (Route::File(path), method) => Ok(with_store_headers(match method {
@@ -182,6 +193,11 @@ mod tests {
             (b"/echo/a/b", Route::Echo(b"a/b")),
             (b"/files/x.txt", Route::File(b"x.txt")),
             (b"/files/", Route::File(b"")),
+            (
+                b"/_assets/style.css?v=1",
+                Route::Asset(b"style.css", Some(b"v=1")),
+            ),
+            (b"/_assets/x", Route::Asset(b"x", None)),
             (b"/files", Route::NotFound),
             (b"/echo", Route::NotFound),
             (b"/user-agent/", Route::NotFound),
