@@ -14,7 +14,7 @@ A small HTTP/1.1 server: GET /, /echo/{text}, /user-agent, and GET|HEAD|POST|PUT
 /files/{path} over --directory, with folder listings and a page to browse them.
 
 Options:
-  --directory DIR            serve and store /files/{name} in DIR (default: /files disabled)
+  --directory DIR            serve and store /files/{path} in DIR (default: /files disabled)
   --port N                   TCP port (default 4221; 0 picks a free one)
   --bind ADDR                address to listen on (default 127.0.0.1; :: and 0.0.0.0 work)
   --threads N                worker threads (default 4 per core, at least 8; at most 1024)
