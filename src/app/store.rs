@@ -164,12 +164,16 @@ pub fn delete(root: &Path, path: &FilePath) -> Result<(), Error> {
 /// # Errors
 /// When the root cannot be listed.
 pub fn remove_stale_uploads(root: &Path) -> io::Result<usize> {
+    remove_stale_uploads_within(root, MAX_CLEANUP_DIRS)
+}
+
+fn remove_stale_uploads_within(root: &Path, max_dirs: usize) -> io::Result<usize> {
     let mut removed = 0;
     let mut folders = vec![(root.to_path_buf(), 0usize)];
     let mut visited = 0;
     while let Some((folder, depth)) = folders.pop() {
         visited += 1;
-        if visited > MAX_CLEANUP_DIRS {
+        if visited > max_dirs {
             break;
         }
         let entries = match fs::read_dir(&folder) {
@@ -219,6 +223,26 @@ fn is_running(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cleanup_visits_subfolders_up_to_its_bound() {
+        let root = std::env::temp_dir().join(format!("store-cleanup-{}", std::process::id()));
+        let stale = format!("{UPLOAD_PREFIX}4999999-1{UPLOAD_SUFFIX}");
+        for sub in ["a", "a/b"] {
+            fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        for folder in ["", "a", "a/b"] {
+            fs::write(root.join(folder).join(&stale), b"x").unwrap();
+        }
+        // Two folders visited: the root and `a`; `a/b` is past the bound.
+        assert_eq!(remove_stale_uploads_within(&root, 2).unwrap(), 2);
+        assert!(root.join("a/b").join(&stale).exists());
+        assert_eq!(
+            remove_stale_uploads_within(&root, MAX_CLEANUP_DIRS).unwrap(),
+            1
+        );
+        fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn reads_the_owner_of_an_upload_from_its_name() {
