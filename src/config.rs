@@ -91,6 +91,14 @@ pub struct Config {
     pub send_date: bool,
     /// Leave out the per-connection and per-request log lines.
     pub quiet: bool,
+    /// Answer `GET /files/{dir}/` with a listing (`--no-listing` turns it off: folders are then
+    /// 404, as if absent).
+    pub listing: bool,
+    /// List dot files too (`--show-hidden`). They are served by name either way.
+    pub show_hidden: bool,
+    /// Refuse every write (PUT, POST, DELETE) with 403, and say so in listings so that the page
+    /// hides its write controls. No flag sets it yet; the access-control work will.
+    pub read_only: bool,
 }
 
 impl Default for Config {
@@ -113,6 +121,9 @@ impl Default for Config {
             sendfile: true,
             send_date: false,
             quiet: false,
+            listing: true,
+            show_hidden: false,
+            read_only: false,
         }
     }
 }

@@ -11,10 +11,10 @@ const USAGE: &str = "\
 Usage: http-server [OPTIONS]
 
 A small HTTP/1.1 server: GET /, /echo/{text}, /user-agent, and GET|HEAD|POST|PUT|DELETE
-/files/{name} over --directory.
+/files/{path} over --directory, with folder listings and a page to browse them.
 
 Options:
-  --directory DIR            serve and store /files/{name} in DIR (default: /files disabled)
+  --directory DIR            serve and store /files/{path} in DIR (default: /files disabled)
   --port N                   TCP port (default 4221; 0 picks a free one)
   --bind ADDR                address to listen on (default 127.0.0.1; :: and 0.0.0.0 work)
   --threads N                worker threads (default 4 per core, at least 8; at most 1024)
@@ -30,6 +30,8 @@ Options:
   --shutdown-timeout SECS    on SIGTERM/SIGINT, let requests in progress finish for up to
                              this long, then exit (default 10; a second signal exits at once)
   --no-sendfile              copy file bodies through a buffer instead of sendfile(2)
+  --no-listing               answer folders with 404 instead of a listing
+  --show-hidden              list dot files too (they are served by name either way)
   --date                     send a Date header (off by default)
   --quiet                    no per-connection or per-request log lines
   -h, --help                 print this help
@@ -106,6 +108,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, Stri
             "--date" if inline.is_none() => c.send_date = true,
             "--no-sendfile" if inline.is_none() => c.sendfile = false,
             "--quiet" if inline.is_none() => c.quiet = true,
+            "--no-listing" if inline.is_none() => c.listing = false,
+            "--show-hidden" if inline.is_none() => c.show_hidden = true,
             _ => return Err(format!("unknown option '{arg}'")),
         }
     }

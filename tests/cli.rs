@@ -22,6 +22,8 @@ fn help_and_version_exit_0() {
         "--max-upload",
         "--quiet",
         "--date",
+        "--no-listing",
+        "--show-hidden",
     ] {
         assert!(text.contains(flag), "help lacks {flag}");
     }
@@ -43,6 +45,8 @@ fn bad_flags_print_usage_and_exit_2() {
         &["--bind", "nowhere"],
         &["--idle-timeout", "-1"],
         &["--quiet=yes"],
+        &["--no-listing=1"],
+        &["--show-hidden=no"],
     ] {
         let out = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -192,4 +196,46 @@ fn log_lines_from_concurrent_workers_never_interleave() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(seen, CLIENTS * REQUESTS, "{lines:#?}");
+}
+
+/// Sends one request with `Connection: close` and returns the whole answer.
+fn fetch(port: u16, target: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn listing_flags_reach_the_server() {
+    let dir = std::env::temp_dir().join(format!("http-server-cli-listing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".dot"), b"x").unwrap();
+    let d = dir.to_str().unwrap();
+    let (mut child, port, _log) = start_logging_server(&["--quiet", "--directory", d]);
+    let plain = fetch(port, "/files/");
+    assert!(
+        plain.starts_with("HTTP/1.1 200") && !plain.contains(".dot"),
+        "{plain}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut child, port, _log) =
+        start_logging_server(&["--quiet", "--show-hidden", "--directory", d]);
+    assert!(fetch(port, "/files/").ends_with("\r\n\r\n.dot\n"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut child, port, _log) =
+        start_logging_server(&["--quiet", "--no-listing", "--directory", d]);
+    assert!(fetch(port, "/files/").starts_with("HTTP/1.1 404"));
+    assert!(fetch(port, "/files/.dot").starts_with("HTTP/1.1 200"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -42,13 +42,15 @@ pub fn wants_gzip(headers: &Headers) -> bool {
     star.unwrap_or(false)
 }
 
-fn split_param(p: &[u8]) -> Option<(&[u8], &[u8])> {
+/// Splits a `name=value` parameter, both trimmed.
+pub(crate) fn split_param(p: &[u8]) -> Option<(&[u8], &[u8])> {
     let eq = p.iter().position(|&b| b == b'=')?;
     Some((p.get(..eq)?.trim_ascii(), p.get(eq + 1..)?.trim_ascii()))
 }
 
-/// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths.
-fn parse_qvalue(v: &[u8]) -> Option<u32> {
+/// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths
+/// (RFC 9110 §12.4.2).
+pub(crate) fn parse_qvalue(v: &[u8]) -> Option<u32> {
     let (int, frac) = match v.iter().position(|&b| b == b'.') {
         Some(dot) => (v.get(..dot)?, v.get(dot + 1..)?),
         None => (v, &b""[..]),
@@ -132,7 +134,13 @@ pub fn negotiate(resp: &mut Response<'_>, request: &Headers) -> io::Result<()> {
     if !resp.compressible {
         return Ok(());
     }
-    resp.headers.push(("Vary", "Accept-Encoding".into()));
+    // A handler that varies on more (`/user-agent`) names Accept-Encoding in its own Vary.
+    if !resp
+        .get_header("vary")
+        .is_some_and(|v| v.contains("Accept-Encoding"))
+    {
+        resp.headers.push(("Vary", "Accept-Encoding".into()));
+    }
     if resp.status != http::Status::OK || !wants_gzip(request) {
         return Ok(());
     }

@@ -1,21 +1,43 @@
-//! One small function per endpoint. Each returns a `Response` or the `Error` to answer with;
-//! none writes to the socket.
+//! One small function per endpoint outside `/files` (`file_handlers.rs`). Each returns a
+//! `Response` or the `Error` to answer with; none writes to the socket.
 
-use crate::app::conditional::{self, Precondition};
-use crate::app::files;
+use crate::app::{accept, assets};
 use crate::config::Config;
-use crate::http::body::BodyReader;
 use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::{Body, Response};
 use crate::http::uri::percent_decode;
 use crate::http::Status;
-use std::io::{Read, Write};
-use std::path::Path;
 
-/// `GET /`: 200 with an empty body.
-pub fn root() -> Response<'static> {
+/// `GET /`: for a client that prefers HTML (a browser), a small page that says what this is
+/// and links to `/files/`; for every other client (curl's `*/*`, no Accept at all, the
+/// CodeCrafters checker) 200 with an empty body, byte for byte as before.
+pub fn root(config: &Config, head: &Head) -> Response<'static> {
+    // The empty answer stands for "anything"; on a tie it wins.
+    if accept::preferred(&head.headers, &["application/octet-stream", "text/html"]) != Some(1) {
+        return Response::new(Status::OK);
+    }
+    let files = match (&config.directory, config.listing) {
+        (Some(_), true) => "<p class=\"big\"><a href=\"/files/\">Browse the files</a></p>",
+        (Some(_), false) => {
+            "<p>Files are served by name under <code>/files/</code>; folder listings are off.</p>"
+        }
+        (None, _) => {
+            "<p>No folder is shared: the server was started without <code>--directory</code>.</p>"
+        }
+    };
+    let version = format!("{:016x}", assets::VERSION);
+    let page = assets::fill(
+        assets::ROOT_PAGE,
+        &[("files", files), ("version", &version)],
+    );
     Response::new(Status::OK)
+        .header("Content-Type", "text/html; charset=utf-8")
+        .header("Vary", "Accept")
+        .header("Cache-Control", "no-cache")
+        .header("X-Content-Type-Options", "nosniff")
+        .header("Content-Security-Policy", assets::PAGE_POLICY)
+        .body(Body::Bytes(page.into_bytes()))
 }
 
 /// `GET /echo/{text}`: the text, percent-decoded, as `text/plain`.
@@ -34,88 +56,13 @@ pub fn echo(text: &[u8]) -> Result<Response<'_>, Error> {
     Ok(resp)
 }
 
-/// `GET /user-agent`: the request's User-Agent value (empty if it sent none).
+/// `GET /user-agent`: the request's User-Agent value (empty if it sent none), with
+/// `Vary: User-Agent`.
 pub fn user_agent(head: &Head) -> Response<'_> {
     let ua = head.headers.get("user-agent").unwrap_or_default();
-    let mut resp = Response::text(Status::OK, ua);
+    // The answer is a function of User-Agent: a shared cache must key it by that too, or it
+    // would hand one client's answer to another (RFC 9110 §12.5.5).
+    let mut resp = Response::text(Status::OK, ua).header("Vary", "User-Agent, Accept-Encoding");
     resp.compressible = true;
     resp
-}
-
-/// The configured directory, or the answer for a server started without one.
-fn directory(config: &Config, writing: bool) -> Result<&Path, Error> {
-    match (&config.directory, writing) {
-        (Some(dir), _) => Ok(dir),
-        (None, false) => Err(Error::NotFound),
-        (None, true) => Err(Error::Forbidden(
-            "this server was started without --directory, so it stores no files",
-        )),
-    }
-}
-
-/// `GET|HEAD /files/{name}`.
-///
-/// # Errors
-/// See [`files::serve`].
-pub fn get_file(config: &Config, head: &Head, name: &[u8]) -> Result<Response<'static>, Error> {
-    let dir = directory(config, false)?;
-    files::serve(dir, &files::resolve_name(name)?, head)
-}
-
-/// `POST /files/{name}`: stores the body; 201 Created.
-///
-/// # Errors
-/// See [`files::store`].
-pub fn post_file<S: Read + Write>(
-    config: &Config,
-    name: &[u8],
-    body: &mut BodyReader<'_, S>,
-) -> Result<Response<'static>, Error> {
-    let dir = directory(config, true)?;
-    let name = files::resolve_name(name)?;
-    files::store(dir, &name, body, config.max_upload_bytes)?;
-    Ok(Response::new(Status::CREATED))
-}
-
-/// `PUT /files/{name}`: stores the body; 201 if it created the file, 204 if it replaced it
-/// (RFC 9110 §9.3.4). Honours If-Match and If-None-Match (`If-None-Match: *` means "only if
-/// absent").
-///
-/// # Errors
-/// 412 for a failed precondition, and see [`files::store`].
-pub fn put_file<S: Read + Write>(
-    config: &Config,
-    head: &Head,
-    name: &[u8],
-    body: &mut BodyReader<'_, S>,
-) -> Result<Response<'static>, Error> {
-    let dir = directory(config, true)?;
-    let name = files::resolve_name(name)?;
-    check_write_preconditions(dir, &name, head)?;
-    let replaced = files::store(dir, &name, body, config.max_upload_bytes)?;
-    Ok(Response::new(if replaced {
-        Status::NO_CONTENT
-    } else {
-        Status::CREATED
-    }))
-}
-
-/// `DELETE /files/{name}`: 204, or 404 when absent.
-///
-/// # Errors
-/// 404, 403 or 412.
-pub fn delete_file(config: &Config, head: &Head, name: &[u8]) -> Result<Response<'static>, Error> {
-    let dir = directory(config, true)?;
-    let name = files::resolve_name(name)?;
-    check_write_preconditions(dir, &name, head)?;
-    files::delete(dir, &name)?;
-    Ok(Response::new(Status::NO_CONTENT).body(Body::Empty))
-}
-
-fn check_write_preconditions(dir: &Path, name: &Path, head: &Head) -> Result<(), Error> {
-    let current = files::current_validators(dir, name);
-    match conditional::evaluate(&head.headers, current.as_ref(), false) {
-        Precondition::Proceed => Ok(()),
-        Precondition::NotModified | Precondition::Failed => Err(Error::PreconditionFailed),
-    }
 }

@@ -1,13 +1,24 @@
 //! The application: what the server does with a request once the engine has read it. The router
-//! picks a handler by path; handlers answer `/`, `/echo`, `/user-agent` and `/files` over the file
-//! store; conditional requests and ranges, and gzip negotiation, sit beside them.
+//! picks a handler by path; handlers answer `/`, `/echo`, `/user-agent`, `/_assets` and `/files`
+//! over the file store (paths, safe opening, downloads, uploads, listings and their page);
+//! conditional requests and ranges, content types, and content negotiation sit beside them.
 //!
 //! It uses the protocol layer (`crate::http`) and never touches a socket: a handler reads the
 //! request body through the `BodyReader` it is given and returns a `Response` for the engine to
 //! write.
 
+pub mod accept;
+pub mod assets;
 pub mod conditional;
 pub mod encoding;
+pub mod escape;
+pub mod file_handlers;
 pub mod files;
+pub mod fsroot;
 pub mod handlers;
+pub mod listing;
+pub mod mime;
+pub mod paths;
+pub mod render;
 pub mod router;
+pub mod store;

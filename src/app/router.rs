@@ -5,7 +5,8 @@
 //!
 //! Out of scope: what each route does (`handlers.rs`).
 
-use crate::app::{encoding, handlers};
+use crate::app::file_handlers::{self, ALLOW_DIR};
+use crate::app::{assets, encoding, handlers};
 use crate::config::Config;
 use crate::http::body::BodyReader;
 use crate::http::error::Error;
@@ -28,14 +29,19 @@ pub enum Route<'a> {
     /// `/echo/{text}`, the text still percent-encoded.
     Echo(&'a [u8]),
     UserAgent,
-    /// `/files/{name}`, the name still percent-encoded.
+    /// `/files/{path}`, the path still percent-encoded.
     File(&'a [u8]),
+    /// `/_assets/{name}` and its query, if any (the version).
+    Asset(&'a [u8], Option<&'a [u8]>),
     NotFound,
 }
 
 impl Route<'_> {
     fn allow(&self) -> &'static str {
         match self {
+            // The root folder cannot be replaced or removed.
+            Route::File(b"") => ALLOW_READ_ONLY,
+            Route::File(path) if path.ends_with(b"/") => ALLOW_DIR,
             Route::File(_) => ALLOW_FILES,
             Route::Server => ALLOW_FILES,
             _ => ALLOW_READ_ONLY,
@@ -53,9 +59,15 @@ pub fn route(target: &[u8]) -> Result<Route<'_>, Error> {
     }
     let path = path_of(target)?;
     // The query is split off; no route uses it. A fragment is never sent, but cut it too.
-    let path = match find_either(path, b'?', b'#') {
-        Some(end) => path.get(..end).unwrap_or_default(),
-        None => path,
+    let (path, query) = match find_either(path, b'?', b'#') {
+        Some(end) => {
+            let query = path
+                .get(end..)
+                .and_then(|q| q.strip_prefix(b"?"))
+                .map(|q| q.split(|&b| b == b'#').next().unwrap_or_default());
+            (path.get(..end).unwrap_or_default(), query)
+        }
+        None => (path, None),
     };
     if !is_valid_percent_encoding(path) {
         return Err(Error::BadRequest("invalid percent-encoding"));
@@ -68,6 +80,8 @@ pub fn route(target: &[u8]) -> Result<Route<'_>, Error> {
                 Route::Echo(text)
             } else if let Some(name) = path.strip_prefix(b"/files/") {
                 Route::File(name)
+            } else if let Some(name) = path.strip_prefix(b"/_assets/") {
+                Route::Asset(name, query)
             } else {
                 Route::NotFound
             }
@@ -124,6 +138,15 @@ pub fn respond<'h, S: Read + Write>(
     Ok(resp)
 }
 
+/// Adds what every answer from the file store carries: `Cache-Control: no-cache` (the store is
+/// mutable, so a cache must revalidate, which the validators make cheap; RFC 9111 §5.2.2.4)
+/// and `X-Content-Type-Options: nosniff` (the type we send is the type: a browser must not
+/// guess HTML or script from the bytes).
+fn with_store_headers(resp: Response<'static>) -> Response<'static> {
+    resp.header("Cache-Control", "no-cache")
+        .header("X-Content-Type-Options", "nosniff")
+}
+
 /// Routes a request and runs its handler.
 ///
 /// # Errors
@@ -152,13 +175,18 @@ pub fn dispatch<'h, S: Read + Write>(
         return Err(Error::MethodNotAllowed(allow));
     }
     match (route, head.method) {
-        (Route::Root, _) => Ok(handlers::root()),
+        (Route::Root, _) => Ok(handlers::root(config, head)),
+        (Route::Asset(name, query), _) => assets::serve(name, query, head),
         (Route::Echo(text), _) => handlers::echo(text),
         (Route::UserAgent, _) => Ok(handlers::user_agent(head)),
-        (Route::File(name), Method::Get | Method::Head) => handlers::get_file(config, head, name),
-        (Route::File(name), Method::Post) => handlers::post_file(config, name, body),
-        (Route::File(name), Method::Put) => handlers::put_file(config, head, name, body),
-        (Route::File(name), Method::Delete) => handlers::delete_file(config, head, name),
+        (Route::File(path), method) => Ok(with_store_headers(match method {
+            Method::Get | Method::Head => file_handlers::get(config, head, path),
+            Method::Post => file_handlers::post(config, path, body),
+            Method::Put => file_handlers::put(config, head, path, body),
+            Method::Delete => file_handlers::delete(config, head, path),
+            // Refused by the Allow check above.
+            _ => Err(Error::MethodNotAllowed(allow)),
+        }?)),
         // Every other pair was refused by the Allow check above.
         _ => Err(Error::MethodNotAllowed(allow)),
     }
@@ -180,6 +208,11 @@ mod tests {
             (b"/echo/a/b", Route::Echo(b"a/b")),
             (b"/files/x.txt", Route::File(b"x.txt")),
             (b"/files/", Route::File(b"")),
+            (
+                b"/_assets/style.css?v=1",
+                Route::Asset(b"style.css", Some(b"v=1")),
+            ),
+            (b"/_assets/x", Route::Asset(b"x", None)),
             (b"/files", Route::NotFound),
             (b"/echo", Route::NotFound),
             (b"/user-agent/", Route::NotFound),

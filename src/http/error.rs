@@ -40,6 +40,9 @@ pub enum Error {
     NotFound,
     /// The file exists but may not be read or written (403).
     Forbidden(&'static str),
+    /// The request conflicts with what is on disk (409): a parent that is a file, a folder
+    /// that is not empty. Holds the reason, sent as the body.
+    Conflict(&'static str),
     /// A precondition header failed (412).
     PreconditionFailed,
     /// A Range that no byte of the representation satisfies (416). Holds its length.
@@ -69,6 +72,7 @@ impl Error {
             Error::Timeout => Status::REQUEST_TIMEOUT,
             Error::NotFound => Status::NOT_FOUND,
             Error::Forbidden(_) => Status::FORBIDDEN,
+            Error::Conflict(_) => Status::CONFLICT,
             Error::PreconditionFailed => Status::PRECONDITION_FAILED,
             Error::RangeNotSatisfiable { .. } => Status::RANGE_NOT_SATISFIABLE,
             Error::InsufficientStorage => Status::INSUFFICIENT_STORAGE,
@@ -96,6 +100,7 @@ impl Error {
             | Error::MethodNotAllowed(_)
             | Error::NotFound
             | Error::Forbidden(_)
+            | Error::Conflict(_)
             | Error::PreconditionFailed
             | Error::RangeNotSatisfiable { .. }
             | Error::InsufficientStorage => false,
@@ -113,6 +118,7 @@ impl Error {
             Error::BadRequest(why) => format!("bad request: {why}"),
             Error::BadChunk(why) => format!("bad chunked body: {why}"),
             Error::Forbidden(why) => format!("forbidden: {why}"),
+            Error::Conflict(why) => format!("conflict: {why}"),
             Error::MethodNotAllowed(allow) => format!("method not allowed here; allowed: {allow}"),
             Error::Io(e) => format!("internal error: {e}"),
             other => other.status().reason().to_ascii_lowercase(),
@@ -128,6 +134,9 @@ impl Error {
         } else {
             Response::text(status, format!("{}\n", self.message()))
         };
+        // 404, 405, 414 and 501 are cacheable by default (RFC 9110 §15.1), and /files changes:
+        // a shared cache must ask again rather than keep "not found" after an upload.
+        let resp = resp.header("Cache-Control", "no-cache");
         match self {
             Error::MethodNotAllowed(allow) => resp.header("Allow", *allow),
             Error::RangeNotSatisfiable { len } => {

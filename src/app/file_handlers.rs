@@ -1,0 +1,142 @@
+//! The handlers of `/files/{path}`: GET and HEAD of a file or a folder, PUT and POST of a
+//! file, PUT of a folder (a path ending in `/` with an empty body), and DELETE. Each checks the
+//! path (`paths.rs`), the preconditions, and calls the store.
+//!
+//! Creating a folder over HTTP is `PUT /files/a/b/` with an empty body, not WebDAV's MKCOL: the
+//! trailing slash already means "a folder" everywhere else here (GET lists it, DELETE removes
+//! it), PUT needs no new method in the parser, and any HTTP client can send it.
+//!
+//! Out of scope: routing (`router.rs`), the file system (`fsroot.rs`, `store.rs`).
+
+use crate::app::conditional::{self, Precondition, Validators};
+use crate::app::fsroot::{self, Resolved};
+use crate::app::paths::{parse_file_path, FilePath};
+use crate::app::{files, store};
+use crate::config::Config;
+use crate::http::body::BodyReader;
+use crate::http::error::Error;
+use crate::http::parse::Head;
+use crate::http::response::{Body, Response};
+use crate::http::Status;
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// The Allow value of a folder, which takes no POST.
+pub const ALLOW_DIR: &str = "GET, HEAD, PUT, DELETE, OPTIONS";
+
+/// The configured directory, or the answer for a server started without one.
+fn directory(config: &Config, writing: bool) -> Result<&Path, Error> {
+    match (&config.directory, writing) {
+        (Some(_), true) if config.read_only => Err(Error::Forbidden("this server is read-only")),
+        (Some(dir), _) => Ok(dir),
+        (None, false) => Err(Error::NotFound),
+        (None, true) => Err(Error::Forbidden(
+            "this server was started without --directory, so it stores no files",
+        )),
+    }
+}
+
+/// `GET|HEAD /files/{path}`: a file, a folder's listing, or a redirect from a folder's name
+/// without its slash to the folder.
+///
+/// # Errors
+/// 404 for anything absent, outside the root or hidden by `--no-listing`, 400 for a bad path,
+/// and see [`files::serve`].
+pub fn get(config: &Config, head: &Head, raw: &[u8]) -> Result<Response<'static>, Error> {
+    let root = directory(config, false)?;
+    let path = parse_file_path(raw)?;
+    match fsroot::resolve(root, &path)? {
+        Resolved::File { file, meta } => {
+            // A trailing slash on a file is never the file (nor a different one).
+            let Some(name) = path.name().filter(|_| !path.is_dir) else {
+                return Err(Error::NotFound);
+            };
+            files::serve(file, &meta, Path::new(name), head)
+        }
+        // Without listings, a folder is as absent as anything else (so is its redirect).
+        Resolved::Dir(_) if !config.listing => Err(Error::NotFound),
+        Resolved::Dir(_) if !path.is_dir => Ok(Response::new(Status::MOVED_PERMANENTLY)
+            .header("Location", path.url(true))
+            .body(Body::Empty)),
+        Resolved::Dir(dir) => crate::app::listing::list(config, head, &path, &dir, root),
+    }
+}
+
+/// `POST /files/{path}`: stores the body; 201 Created (the CodeCrafters stage).
+///
+/// # Errors
+/// 405 for a folder's path, and see [`store::store`].
+pub fn post<S: Read + Write>(
+    config: &Config,
+    raw: &[u8],
+    body: &mut BodyReader<'_, S>,
+) -> Result<Response<'static>, Error> {
+    let root = directory(config, true)?;
+    let path = parse_file_path(raw)?;
+    if path.is_dir {
+        return Err(Error::MethodNotAllowed(ALLOW_DIR));
+    }
+    store::store(root, &path, body, config.max_upload_bytes)?;
+    Ok(Response::new(Status::CREATED))
+}
+
+/// `PUT /files/{path}`: stores the body, or for a path ending in `/` creates the folder; 201
+/// if it created it, 204 if it was there (RFC 9110 §9.3.4). Missing parent folders are
+/// created. Honours If-Match and If-None-Match (`If-None-Match: *` means "only if absent").
+///
+/// # Errors
+/// 412 for a failed precondition, 400 for a folder with a body, and see [`store::store`].
+pub fn put<S: Read + Write>(
+    config: &Config,
+    head: &Head,
+    raw: &[u8],
+    body: &mut BodyReader<'_, S>,
+) -> Result<Response<'static>, Error> {
+    let root = directory(config, true)?;
+    let path = parse_file_path(raw)?;
+    check_write_preconditions(root, &path, head)?;
+    let created = if path.is_dir {
+        if body.declared_len() != Some(0) {
+            return Err(Error::BadRequest("a folder is made with an empty body"));
+        }
+        store::make_dir(root, &path)?
+    } else {
+        !store::store(root, &path, body, config.max_upload_bytes)?
+    };
+    Ok(Response::new(if created {
+        Status::CREATED
+    } else {
+        Status::NO_CONTENT
+    }))
+}
+
+/// `DELETE /files/{path}`: removes a file, a link or an empty folder; 204.
+///
+/// # Errors
+/// 404 when absent, 409 for a folder that is not empty, 403 or 412.
+pub fn delete(config: &Config, head: &Head, raw: &[u8]) -> Result<Response<'static>, Error> {
+    let root = directory(config, true)?;
+    let path = parse_file_path(raw)?;
+    check_write_preconditions(root, &path, head)?;
+    store::delete(root, &path)?;
+    Ok(Response::new(Status::NO_CONTENT).body(Body::Empty))
+}
+
+/// The validators of what `path` names now, if anything (for PUT and DELETE preconditions).
+fn current_validators(root: &Path, path: &FilePath) -> Option<Validators> {
+    match fsroot::resolve(root, path).ok()? {
+        Resolved::File { meta, .. } => Some(files::validators(&meta)),
+        Resolved::Dir(dir) => {
+            let meta = dir.metadata().ok()?;
+            Some(Validators::new(0, files::modified_nanos(&meta), "-dir"))
+        }
+    }
+}
+
+fn check_write_preconditions(root: &Path, path: &FilePath, head: &Head) -> Result<(), Error> {
+    let current = current_validators(root, path);
+    match conditional::evaluate(&head.headers, current.as_ref(), false) {
+        Precondition::Proceed => Ok(()),
+        Precondition::NotModified | Precondition::Failed => Err(Error::PreconditionFailed),
+    }
+}

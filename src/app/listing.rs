@@ -1,0 +1,277 @@
+//! Folder listings: reading a folder's entries within a fixed bound, their order (folders
+//! first, then files, by name), a fingerprint for the weak ETag, and the answer to
+//! `GET /files/{dir}/` in the format `Accept` asks for.
+//!
+//! Memory is bounded whatever the folder holds: at most `MAX_LISTING_ENTRIES` entries are kept
+//! (the first ones in listing order, chosen with a bounded heap as the folder is read), and
+//! the answer says when the rest were cut. Temporary upload files never appear; dot files only
+//! with `--show-hidden`; links only when what they resolve to lies inside the root (the same
+//! policy as for reading them).
+//!
+//! Out of scope: the formats themselves (`render.rs`).
+
+use crate::app::conditional::{self, Precondition, Validators};
+use crate::app::fsroot::{fs_error, is_inside, OpenDir};
+use crate::app::paths::{is_upload_name, FilePath};
+use crate::app::{accept, assets, render};
+use crate::config::Config;
+use crate::http::error::Error;
+use crate::http::parse::Head;
+use crate::http::response::Response;
+use crate::http::Status;
+use std::collections::BinaryHeap;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Most entries in one listing; past it the listing is cut (and says so).
+pub const MAX_LISTING_ENTRIES: usize = 10_000;
+
+/// The formats a listing comes in, in the server's order of preference on a tie (so that
+/// curl's `*/*` gets text).
+const OFFERS: &[&str] = &["text/plain", "text/html", "application/json"];
+
+/// One entry of a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The name's bytes as the file system holds them.
+    pub name: Vec<u8>,
+    pub is_dir: bool,
+    /// Bytes, for files; 0 for folders.
+    pub size: u64,
+    pub modified: SystemTime,
+}
+
+/// The entries of a folder, in listing order, at most `MAX_LISTING_ENTRIES`.
+#[derive(Debug)]
+pub struct Listing {
+    pub entries: Vec<Entry>,
+    /// How many entries the folder had in all (more than `entries.len()` when cut).
+    pub total: usize,
+}
+
+impl Listing {
+    pub fn is_truncated(&self) -> bool {
+        self.total > self.entries.len()
+    }
+
+    /// A fingerprint of everything a listing shows, for its weak ETag: names, kinds, sizes,
+    /// times and the total. (The folder's own mtime would miss a file changed in place.)
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = Fnv::default();
+        for e in &self.entries {
+            h.write(&e.name);
+            h.write(&[u8::from(e.is_dir)]);
+            h.write(&e.size.to_le_bytes());
+            h.write(&nanos(e.modified).to_le_bytes());
+        }
+        h.write(&(self.total as u64).to_le_bytes());
+        h.0
+    }
+
+    /// The time of the latest change any entry shows, in seconds.
+    pub fn latest_change(&self, folder: SystemTime) -> u64 {
+        let latest = self
+            .entries
+            .iter()
+            .map(|e| e.modified)
+            .fold(folder, SystemTime::max);
+        latest.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+}
+
+/// FNV-1a, 64 bits: small, fast, and stable across runs and builds (unlike `DefaultHasher`).
+pub struct Fnv(pub u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+fn nanos(t: SystemTime) -> u128 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+}
+
+/// The order of a listing: folders first, then by name ignoring ASCII case, then by bytes.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct SortKey {
+    is_file: bool,
+    folded: Vec<u8>,
+    name: Vec<u8>,
+}
+
+/// Reads the entries of `dir` (opened under `root`), keeping the first `cap` in listing order.
+///
+/// # Errors
+/// 403 when the folder cannot be read, 500 for other failures.
+pub fn read(dir: &OpenDir, root: &Path, show_hidden: bool, cap: usize) -> Result<Listing, Error> {
+    let mut heap = BinaryHeap::new();
+    let mut total = 0;
+    for entry in fs::read_dir(dir.listing_path()).map_err(fs_error)? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name().as_bytes().to_vec();
+        if is_upload_name(&name) || (!show_hidden && name.starts_with(b".")) {
+            continue;
+        }
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let is_dir = if kind.is_symlink() {
+            match fs::canonicalize(entry.path()) {
+                Ok(target) if is_inside(root, &target) => match fs::metadata(&target) {
+                    Ok(m) if m.is_dir() || m.is_file() => m.is_dir(),
+                    _ => continue,
+                },
+                // Dangling, or outside: as absent as it is to a GET.
+                _ => continue,
+            }
+        } else if kind.is_dir() || kind.is_file() {
+            kind.is_dir()
+        } else {
+            continue; // FIFOs, sockets, devices: never served, so never listed.
+        };
+        total += 1;
+        heap.push(SortKey {
+            is_file: !is_dir,
+            folded: name.to_ascii_lowercase(),
+            name,
+        });
+        if heap.len() > cap {
+            heap.pop(); // The last in listing order.
+        }
+    }
+    let mut entries = Vec::with_capacity(heap.len());
+    for key in heap.into_sorted_vec() {
+        let path = dir.child(std::ffi::OsStr::from_bytes(&key.name));
+        // Gone since it was read: leave it out.
+        let Ok(meta) = fs::metadata(&path) else {
+            total -= 1;
+            continue;
+        };
+        entries.push(Entry {
+            is_dir: meta.is_dir(),
+            size: if meta.is_dir() { 0 } else { meta.len() },
+            modified: meta.modified().unwrap_or(UNIX_EPOCH),
+            name: key.name,
+        });
+    }
+    Ok(Listing { entries, total })
+}
+
+/// Answers `GET|HEAD /files/{dir}/`: the listing as text, HTML or JSON by `Accept`, with a weak
+/// ETag (304 on a match), `Vary: Accept`, and `Allow` saying which methods the folder takes
+/// (the page hides what the user may not do).
+///
+/// # Errors
+/// 403 or 500 when the folder cannot be read; 412 for a failed precondition.
+pub fn list(
+    config: &Config,
+    head: &Head,
+    path: &FilePath,
+    dir: &OpenDir,
+    root: &Path,
+) -> Result<Response<'static>, Error> {
+    let listing = read(dir, root, config.show_hidden, MAX_LISTING_ENTRIES)?;
+    let format = match accept::preferred(&head.headers, OFFERS) {
+        Some(1) => render::Format::Html,
+        Some(2) => render::Format::Json,
+        // Anything else, including a client that accepts none of them, gets text.
+        _ => render::Format::Text,
+    };
+    let can_write = !config.read_only;
+    let mut fingerprint = Fnv(listing.fingerprint());
+    fingerprint.write(&[u8::from(can_write)]);
+    if format == render::Format::Html {
+        fingerprint.write(&assets::VERSION.to_le_bytes());
+    }
+    let folder_time = dir.metadata()?.modified().unwrap_or(UNIX_EPOCH);
+    let v = Validators::weak(
+        fingerprint.0,
+        format.tag(),
+        listing.latest_change(folder_time),
+    );
+    let mut resp = Response::new(Status::OK)
+        .header("Content-Type", format.content_type())
+        .header("Vary", "Accept, Accept-Encoding")
+        .header("ETag", v.etag.clone())
+        .header(
+            "Allow",
+            if can_write {
+                "GET, HEAD, PUT, DELETE, OPTIONS"
+            } else {
+                "GET, HEAD, OPTIONS"
+            },
+        );
+    if format == render::Format::Html {
+        resp = resp.header("Content-Security-Policy", assets::PAGE_POLICY);
+    }
+    if listing.is_truncated() {
+        resp = resp.header(
+            "X-Listing-Truncated",
+            format!("{} of {}", listing.entries.len(), listing.total),
+        );
+    }
+    match conditional::evaluate(&head.headers, Some(&v), true) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => {
+            resp.status = Status::NOT_MODIFIED;
+            return Ok(resp);
+        }
+        Precondition::Failed => return Err(Error::PreconditionFailed),
+    }
+    let body = render::render(format, path, &listing, can_write);
+    let mut resp = resp.body(body.into());
+    resp.compressible = true;
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_folders_first_then_names_ignoring_case() {
+        let key = |is_file, name: &str| SortKey {
+            is_file,
+            folded: name.to_ascii_lowercase().into_bytes(),
+            name: name.as_bytes().to_vec(),
+        };
+        let mut keys = [
+            key(true, "b.txt"),
+            key(false, "Zeta"),
+            key(true, "A.txt"),
+            key(false, "alpha"),
+            key(true, "a.txt"),
+        ];
+        keys.sort();
+        let names: Vec<_> = keys
+            .iter()
+            .map(|k| String::from_utf8_lossy(&k.name).into_owned())
+            .collect();
+        assert_eq!(names, ["alpha", "Zeta", "A.txt", "a.txt", "b.txt"]);
+    }
+
+    #[test]
+    fn fnv_matches_its_reference_values() {
+        let cases: &[(&[u8], u64)] = &[
+            (b"", 0xcbf2_9ce4_8422_2325),
+            (b"a", 0xaf63_dc4c_8601_ec8c),
+            (b"foobar", 0x8594_4171_f739_67e8),
+        ];
+        for (input, want) in cases {
+            let mut h = Fnv::default();
+            h.write(input);
+            assert_eq!(h.0, *want);
+        }
+    }
+}

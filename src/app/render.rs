@@ -1,0 +1,327 @@
+//! A folder listing in each of its formats: text (one name a line, folders with a trailing
+//! `/`), JSON (`[{"name", "type", "size", "modified"}]`) and the HTML page (the template in
+//! `assets/listing.html`, filled with rows that are escaped here and nowhere else).
+//!
+//! Every name is escaped for where it goes: HTML text and attributes, and URLs (each path
+//! component percent-encoded from the name's exact bytes). Out of scope: reading the folder
+//! (`listing.rs`), the page's script and style (`assets/`).
+
+use crate::app::assets;
+use crate::app::escape::{push_html, push_html_name, push_json_string, push_url_component};
+use crate::app::listing::{Entry, Listing};
+use crate::app::paths::FilePath;
+use crate::http::date::write_log_time;
+use std::fmt::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A listing's format, chosen by `Accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Html,
+    Json,
+}
+
+impl Format {
+    /// The format's part of the ETag (each format is its own representation).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Html => "html",
+            Format::Json => "json",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
+            Format::Json => "application/json",
+        }
+    }
+}
+
+/// Renders `listing` of the folder `path` in `format`.
+pub fn render(format: Format, path: &FilePath, listing: &Listing, can_write: bool) -> String {
+    match format {
+        Format::Text => text(listing),
+        Format::Json => json(listing),
+        Format::Html => html(path, listing, can_write),
+    }
+}
+
+fn text(listing: &Listing) -> String {
+    let mut out = String::new();
+    for e in &listing.entries {
+        // A name with a line break would read as two entries: control characters become '?'.
+        let name = String::from_utf8_lossy(&e.name);
+        out.extend(name.chars().map(|c| if c.is_control() { '?' } else { c }));
+        if e.is_dir {
+            out.push('/');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn json(listing: &Listing) -> String {
+    let mut out = String::from("[");
+    for (i, e) in listing.entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"name\":");
+        push_json_string(&mut out, &String::from_utf8_lossy(&e.name));
+        let kind = if e.is_dir { "dir" } else { "file" };
+        let _ = write!(
+            out,
+            ",\"type\":\"{kind}\",\"size\":{},\"modified\":",
+            e.size
+        );
+        push_json_string(&mut out, &rfc3339(e.modified));
+        out.push('}');
+    }
+    out.push(']');
+    out
+}
+
+/// `2026-11-23T20:58:19Z` (RFC 3339, UTC, whole seconds).
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut out = String::new();
+    write_log_time(UNIX_EPOCH + std::time::Duration::from_secs(secs), &mut out);
+    // The log form has milliseconds (always .000 here): drop them.
+    out.truncate(19);
+    out.push('Z');
+    out
+}
+
+/// Sizes as people read them: `999 B`, `1.5 KiB`, `20.0 MiB`, `512 GiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: &[&str] = &["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let name = UNITS.get(unit).copied().unwrap_or("EiB");
+    if value < 100.0 {
+        format!("{value:.1} {name}")
+    } else {
+        format!("{value:.0} {name}")
+    }
+}
+
+/// The breadcrumbs of a folder: a link per ancestor, the folder itself as plain text.
+fn breadcrumbs(path: &FilePath) -> String {
+    let mut out = String::new();
+    let mut url = String::from("/files/");
+    let last = path.parts.len();
+    if last == 0 {
+        out.push_str("<span aria-current=\"page\">files</span>");
+        return out;
+    }
+    out.push_str("<a href=\"/files/\">files</a>");
+    for (i, part) in path.parts.iter().enumerate() {
+        push_url_component(&mut url, part.as_bytes());
+        url.push('/');
+        out.push_str("<span class=\"sep\" aria-hidden=\"true\">/</span>");
+        if i + 1 == last {
+            out.push_str("<span aria-current=\"page\">");
+            push_html_name(&mut out, part.as_bytes());
+            out.push_str("</span>");
+        } else {
+            let _ = write!(out, "<a href=\"{url}\">");
+            push_html_name(&mut out, part.as_bytes());
+            out.push_str("</a>");
+        }
+    }
+    out
+}
+
+fn row(out: &mut String, folder_url: &str, e: &Entry) {
+    let mut url = String::from(folder_url);
+    push_url_component(&mut url, &e.name);
+    if e.is_dir {
+        url.push('/');
+    }
+    let mut name = String::new();
+    push_html_name(&mut name, &e.name);
+    let secs = e
+        .modified
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let when = rfc3339(e.modified);
+    let shown = when.get(..16).unwrap_or_default().replace('T', " ");
+    let kind = if e.is_dir { "dir" } else { "file" };
+    let _ = write!(
+        out,
+        "<tr data-type=\"{kind}\" data-name=\"{name}\" data-size=\"{}\" data-mtime=\"{secs}\">\
+         <td class=\"name\"><a class=\"entry {kind}\" href=\"{url}\">{name}{}</a></td>",
+        e.size,
+        if e.is_dir { "/" } else { "" }
+    );
+    if e.is_dir {
+        out.push_str("<td class=\"size\">&mdash;</td>");
+    } else {
+        let _ = write!(
+            out,
+            "<td class=\"size\" title=\"{} bytes\">{}</td>",
+            e.size,
+            human_size(e.size)
+        );
+    }
+    let _ = write!(
+        out,
+        "<td class=\"mtime\"><time datetime=\"{when}\">{shown}</time></td><td class=\"actions\">"
+    );
+    if !e.is_dir {
+        let _ = write!(
+            out,
+            "<a class=\"download\" href=\"{url}\" download=\"{name}\" \
+             aria-label=\"Download {name}\">Download</a>"
+        );
+    }
+    let _ = write!(
+        out,
+        "<button type=\"button\" class=\"delete write\" data-url=\"{url}\" \
+         data-name=\"{name}\" aria-label=\"Delete {name}\">Delete</button></td></tr>"
+    );
+}
+
+fn html(path: &FilePath, listing: &Listing, can_write: bool) -> String {
+    let folder_url = path.url(true);
+    // The title shows the decoded path, as people read it.
+    let mut shown = String::from("/files/");
+    for part in &path.parts {
+        shown.push_str(&String::from_utf8_lossy(part.as_bytes()));
+        shown.push('/');
+    }
+    let mut title = String::from("Index of ");
+    push_html(&mut title, &shown);
+    let mut rows = String::new();
+    for e in &listing.entries {
+        row(&mut rows, &folder_url, e);
+    }
+    if listing.entries.is_empty() {
+        rows.push_str("<tr class=\"empty\"><td colspan=\"4\">This folder is empty.</td></tr>");
+    }
+    let notice = if listing.is_truncated() {
+        format!(
+            "<p class=\"notice\" id=\"truncated\">This folder has {} entries; only the first {} are shown.</p>",
+            listing.total,
+            listing.entries.len()
+        )
+    } else {
+        String::new()
+    };
+    let version = format!("{:016x}", assets::VERSION);
+    let count = match listing.total {
+        1 => "1 entry".to_string(),
+        n => format!("{n} entries"),
+    };
+    assets::fill(
+        assets::LISTING_PAGE,
+        &[
+            ("title", &title),
+            ("version", &version),
+            ("can_write", if can_write { "true" } else { "false" }),
+            ("crumbs", &breadcrumbs(path)),
+            ("notice", &notice),
+            ("rows", &rows),
+            ("count", &count),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::paths::parse_file_path;
+
+    fn entry(name: &[u8], is_dir: bool, size: u64) -> Entry {
+        Entry {
+            name: name.to_vec(),
+            is_dir,
+            size,
+            modified: UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+        }
+    }
+
+    #[test]
+    fn writes_human_sizes() {
+        let cases = [
+            (0, "0 B"),
+            (1023, "1023 B"),
+            (1024, "1.0 KiB"),
+            (1536, "1.5 KiB"),
+            (150 * 1024, "150 KiB"),
+            (20 * 1024 * 1024, "20.0 MiB"),
+            (u64::MAX, "16.0 EiB"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(human_size(n), want, "{n}");
+        }
+    }
+
+    #[test]
+    fn formats_times_as_rfc3339() {
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_987);
+        assert_eq!(rfc3339(t), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn renders_text_and_json() {
+        let listing = Listing {
+            entries: vec![
+                entry(b"sub", true, 0),
+                entry(b"a\"b<c>", false, 5),
+                entry(b"line\nbreak", false, 1),
+            ],
+            total: 3,
+        };
+        assert_eq!(text(&listing), "sub/\na\"b<c>\nline?break\n");
+        assert_eq!(
+            json(&listing),
+            "[{\"name\":\"sub\",\"type\":\"dir\",\"size\":0,\"modified\":\"2023-11-14T22:13:20Z\"},\
+             {\"name\":\"a\\\"b\\u003cc\\u003e\",\"type\":\"file\",\"size\":5,\"modified\":\"2023-11-14T22:13:20Z\"},\
+             {\"name\":\"line\\nbreak\",\"type\":\"file\",\"size\":1,\"modified\":\"2023-11-14T22:13:20Z\"}]"
+        );
+    }
+
+    #[test]
+    fn html_escapes_every_name_for_text_and_urls() {
+        let hostile: &[u8] = b"<img src=x onerror=alert(1)>.txt";
+        let listing = Listing {
+            entries: vec![entry(hostile, false, 3), entry(b"#hash?.txt", false, 1)],
+            total: 2,
+        };
+        let path = parse_file_path(b"a%20b/").unwrap();
+        let page = html(&path, &listing, true);
+        assert!(!page.contains("<img"), "{page}");
+        assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;.txt"));
+        assert!(
+            page.contains("href=\"/files/a%20b/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E.txt\"")
+        );
+        assert!(page.contains("href=\"/files/a%20b/%23hash%3F.txt\""));
+        assert!(page.contains("<a href=\"/files/\">files</a>"));
+        assert!(page.contains("data-can-write=\"true\""));
+        assert!(!page.contains("{{"), "every placeholder filled");
+        assert!(html(&path, &listing, false).contains("data-can-write=\"false\""));
+    }
+
+    #[test]
+    fn html_says_when_it_was_cut() {
+        let listing = Listing {
+            entries: vec![entry(b"a", false, 1)],
+            total: 5,
+        };
+        let page = html(&parse_file_path(b"").unwrap(), &listing, true);
+        assert!(page.contains("only the first 1 are shown"), "{page}");
+    }
+}

@@ -1,0 +1,349 @@
+"""The folder page in a real browser: Debian's Chromium driven by Playwright for Python.
+
+Uses the page as a person would: opens the listing, uploads two files through the file input
+and one by a drop, watches them appear, opens a subfolder, downloads a file and compares its
+bytes, deletes one, makes a folder, sorts, reads the server's error text, and checks that
+names with HTML in them render as text. Any console error fails the test it happens in (the
+few a test provokes on purpose are named there). Screenshots of the listing at 1280x800 and
+390x844 go to target/browser/ for a person to look at.
+
+Run by tests/browser/run.sh (which builds the server and installs what is missing). A plain
+script, no test framework: it prints one line per test and closes with 'N passed, N failed'.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER = Path(os.environ.get("HTTP_SERVER_BIN", ROOT / "target" / "debug" / "http-server"))
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SHOTS = ROOT / "target" / "browser"
+# How long any single wait may take before the test fails (ms).
+TIMEOUT_MS = 10_000
+
+HOSTILE = [
+    "<img src=x onerror=alert(1)>.txt",
+    "\"quote'd\"",
+    "a b%20c",
+    "日本語.txt",
+    "#hash?.txt",
+]
+
+
+class Server:
+    """The real binary on a free port, over a fresh folder."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="http-server-browser-"))
+        self.proc = subprocess.Popen(
+            [str(SERVER), "--directory", str(self.dir), "--port", "0", "--quiet"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 10
+        line = ""
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            match = re.search(r"listening on ([0-9.]+):(\d+)", line)
+            if match:
+                self.base = f"http://{match.group(1)}:{match.group(2)}"
+                break
+        else:
+            raise RuntimeError(f"server did not start: {line!r}")
+        # Keep reading its log so that a full pipe never blocks it.
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        subprocess.run(["rm", "-rf", str(self.dir)], check=False)
+
+
+class Watch:
+    """Console errors, uncaught exceptions and dialogs of one page."""
+
+    def __init__(self, page, allowed=()):
+        self.problems = []
+        self.allowed = [re.compile(a) for a in allowed]
+        page.on("console", self.on_console)
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        page.on("dialog", self.on_dialog)
+
+    def on_console(self, msg):
+        if msg.type != "error" or any(a.search(msg.text) for a in self.allowed):
+            return
+        url = (msg.location or {}).get("url", "")
+        # A user's file shown on its own (text, an image) makes Chromium ask for
+        # /favicon.ico, which this server does not have: not the page's fault.
+        if url.endswith("/favicon.ico") and "404" in msg.text:
+            return
+        self.problems.append(f"console error: {msg.text} ({url})")
+
+    def on_dialog(self, dialog):
+        if dialog.type == "confirm":
+            dialog.accept()
+        else:
+            # An alert would mean a name ran as script.
+            self.problems.append(f"unexpected {dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+    def check(self):
+        assert not self.problems, "; ".join(self.problems)
+
+
+def names_in_table(page):
+    return page.locator("#rows tr[data-name]").evaluate_all(
+        "rows => rows.map(r => r.dataset.name)"
+    )
+
+
+def row(page, name):
+    """The table row of the entry called `name` (a CSS string, escaped)."""
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return page.locator(f'#rows tr[data-name="{quoted}"]')
+
+
+def test_uploads_by_input_and_drop_appear(ctx, srv):
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(srv.base + "/files/")
+    expect(page.locator("#rows tr.empty")).to_have_count(1)
+    page.set_input_files(
+        "#file-input",
+        [
+            {"name": "one.txt", "mimeType": "text/plain", "buffer": b"first file\n"},
+            {"name": "two words.bin", "mimeType": "application/octet-stream", "buffer": bytes(range(256)) * 40},
+        ],
+    )
+    expect(page.locator("#uploads li.done")).to_have_count(2, timeout=TIMEOUT_MS)
+    expect(row(page, "one.txt")).to_have_count(1)
+    expect(row(page, "two words.bin")).to_have_count(1)
+    for bar in page.locator("#uploads progress").all():
+        assert bar.get_attribute("value") == "100", "every progress bar at 100%"
+    dropped = page.evaluate_handle(
+        """() => {
+            const dt = new DataTransfer();
+            dt.items.add(new File(["dropped bytes"], "dropped.txt", { type: "text/plain" }));
+            return dt;
+        }"""
+    )
+    page.dispatch_event("body", "dragenter", {"dataTransfer": dropped})
+    expect(page.locator("#drop-overlay")).to_be_visible()
+    page.dispatch_event("body", "drop", {"dataTransfer": dropped})
+    expect(page.locator("#drop-overlay")).to_be_hidden()
+    expect(row(page, "dropped.txt")).to_have_count(1, timeout=TIMEOUT_MS)
+    assert (srv.dir / "one.txt").read_bytes() == b"first file\n"
+    assert (srv.dir / "two words.bin").read_bytes() == bytes(range(256)) * 40
+    assert (srv.dir / "dropped.txt").read_bytes() == b"dropped bytes"
+    assert names_in_table(page) == ["dropped.txt", "one.txt", "two words.bin"]
+    watch.check()
+
+
+def test_opens_a_subfolder_and_downloads_a_file(ctx, srv):
+    (srv.dir / "docs" / "deeper").mkdir(parents=True)
+    data = os.urandom(50_000)
+    (srv.dir / "docs" / "report.bin").write_bytes(data)
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(srv.base + "/files/")
+    page.get_by_role("link", name="docs/").click()
+    expect(page).to_have_url(srv.base + "/files/docs/")
+    expect(page.locator(".crumbs [aria-current=page]")).to_have_text("docs")
+    assert names_in_table(page) == ["deeper", "report.bin"]
+    with page.expect_download() as info:
+        row(page, "report.bin").get_by_role("link", name="Download report.bin").click()
+    download = info.value
+    assert download.suggested_filename == "report.bin"
+    assert Path(download.path()).read_bytes() == data, "downloaded bytes differ"
+    page.locator(".crumbs a", has_text="files").click()
+    expect(page).to_have_url(srv.base + "/files/")
+    watch.check()
+
+
+def test_deletes_a_file_and_shows_the_servers_error_text(ctx, srv):
+    (srv.dir / "keep").mkdir()
+    (srv.dir / "keep" / "inside.txt").write_text("x")
+    (srv.dir / "gone.txt").write_text("bye")
+    page = ctx.new_page()
+    # Deleting a folder that is not empty is refused with 409 on purpose; Chromium logs that.
+    watch = Watch(page, allowed=[r"status of 409"])
+    page.goto(srv.base + "/files/")
+    row(page, "gone.txt").get_by_role("button", name="Delete gone.txt").click()
+    expect(row(page, "gone.txt")).to_have_count(0, timeout=TIMEOUT_MS)
+    assert not (srv.dir / "gone.txt").exists()
+    row(page, "keep").get_by_role("button", name="Delete keep").click()
+    expect(page.locator("#error")).to_be_visible()
+    expect(page.locator("#error")).to_contain_text("conflict: the folder is not empty")
+    assert (srv.dir / "keep" / "inside.txt").exists()
+    watch.check()
+
+
+def test_makes_a_folder(ctx, srv):
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(srv.base + "/files/")
+    page.fill("#folder-name", "new folder")
+    page.get_by_role("button", name="New folder").click()
+    expect(row(page, "new folder")).to_have_count(1, timeout=TIMEOUT_MS)
+    assert (srv.dir / "new folder").is_dir()
+    page.get_by_role("link", name="new folder/").click()
+    expect(page).to_have_url(srv.base + "/files/new%20folder/")
+    watch.check()
+
+
+def test_names_with_html_render_as_text_and_their_links_work(ctx, srv):
+    for name in HOSTILE:
+        (srv.dir / name).write_text("content of " + name)
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(srv.base + "/files/")
+    assert page.locator("#rows img").count() == 0, "a name became markup"
+    assert sorted(names_in_table(page)) == sorted(HOSTILE)
+    for name in HOSTILE:
+        link = page.get_by_role("link", name=name, exact=True)
+        expect(link).to_have_text(name)
+        href = link.get_attribute("href")
+        got = page.request.get(srv.base + href)
+        assert got.text() == "content of " + name, f"{href} gave {got.text()!r}"
+        if name.endswith(".txt"):
+            # Shown in the browser (text/plain); the others are downloads (no known type).
+            link.click()
+            expect(page.locator("body")).to_have_text("content of " + name)
+            page.go_back()
+    watch.check()
+
+
+def test_uploaded_pages_cannot_run_script(ctx, srv):
+    (srv.dir / "evil.html").write_text(
+        "<title>evil</title><script>document.title = 'pwned'; alert(1)</script><p>static</p>"
+    )
+    page = ctx.new_page()
+    # The sandbox blocking the script is the point, and Chromium reports it as an error.
+    watch = Watch(page, allowed=[r"Blocked script execution", r"sandboxed"])
+    page.goto(srv.base + "/files/evil.html")
+    expect(page.locator("p")).to_have_text("static")
+    assert page.title() == "evil", "the uploaded page's script ran"
+    watch.check()
+
+
+def test_sorts_by_column(ctx, srv):
+    (srv.dir / "dir").mkdir()
+    (srv.dir / "b-small").write_bytes(b"x")
+    (srv.dir / "a-large").write_bytes(b"x" * 5000)
+    (srv.dir / "c-mid").write_bytes(b"x" * 100)
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(srv.base + "/files/")
+    assert names_in_table(page) == ["dir", "a-large", "b-small", "c-mid"]
+    page.get_by_role("button", name="Size").click()
+    assert names_in_table(page) == ["dir", "b-small", "c-mid", "a-large"]
+    expect(page.locator("th[data-key=size]")).to_have_attribute("aria-sort", "ascending")
+    page.get_by_role("button", name="Size").click()
+    assert names_in_table(page) == ["dir", "a-large", "c-mid", "b-small"]
+    page.get_by_role("button", name="Name").click()
+    assert names_in_table(page) == ["dir", "a-large", "b-small", "c-mid"]
+    watch.check()
+
+
+def test_hides_write_controls_when_the_listing_says_so(ctx, srv):
+    (srv.dir / "f.txt").write_text("x")
+    page = ctx.new_page()
+    watch = Watch(page)
+
+    def read_only(route):
+        response = route.fetch()
+        body = response.text().replace('data-can-write="true"', 'data-can-write="false"')
+        route.fulfill(response=response, body=body)
+
+    page.route(srv.base + "/files/", read_only)
+    page.goto(srv.base + "/files/")
+    expect(row(page, "f.txt")).to_have_count(1)
+    expect(page.get_by_text("Upload files")).to_be_hidden()
+    expect(page.locator("#new-folder")).to_be_hidden()
+    expect(page.get_by_role("button", name="Delete f.txt")).to_be_hidden()
+    expect(page.get_by_role("link", name="Download f.txt")).to_be_visible()
+    watch.check()
+
+
+def test_screenshots(ctx, srv):
+    (srv.dir / "Photos").mkdir()
+    (srv.dir / "Projects").mkdir()
+    (srv.dir / "notes.txt").write_text("remember the milk\n" * 20)
+    (srv.dir / "report-2026.pdf").write_bytes(b"%PDF" + b"0" * 240_000)
+    (srv.dir / "holiday video.mp4").write_bytes(b"\0" * 3_500_000)
+    (srv.dir / "日本語.txt").write_text("こんにちは")
+    (srv.dir / "<img src=x onerror=alert(1)>.txt").write_text("just text")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in [(1280, 800), (390, 844)]:
+        sized = ctx.browser.new_context(viewport={"width": width, "height": height})
+        page = sized.new_page()
+        watch = Watch(page)
+        page.goto(srv.base + "/files/")
+        page.set_input_files(
+            "#file-input", [{"name": "upload.txt", "mimeType": "text/plain", "buffer": b"hello\n"}]
+        )
+        expect(page.locator("#uploads li.done")).to_have_count(1, timeout=TIMEOUT_MS)
+        page.screenshot(path=str(SHOTS / f"listing-{width}x{height}.png"))
+        (srv.dir / "upload.txt").unlink()
+        watch.check()
+        sized.close()
+
+
+def test_start_page_links_the_files(ctx, srv):
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(srv.base + "/")
+    page.get_by_role("link", name="Browse the files").click()
+    expect(page).to_have_url(srv.base + "/files/")
+    watch.check()
+
+
+TESTS = [
+    test_uploads_by_input_and_drop_appear,
+    test_opens_a_subfolder_and_downloads_a_file,
+    test_deletes_a_file_and_shows_the_servers_error_text,
+    test_makes_a_folder,
+    test_names_with_html_render_as_text_and_their_links_work,
+    test_uploaded_pages_cannot_run_script,
+    test_sorts_by_column,
+    test_hides_write_controls_when_the_listing_says_so,
+    test_screenshots,
+    test_start_page_links_the_files,
+]
+
+
+def main():
+    passed = failed = 0
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM)
+        for test in TESTS:
+            srv = Server()
+            ctx = browser.new_context(accept_downloads=True)
+            ctx.set_default_timeout(TIMEOUT_MS)
+            try:
+                test(ctx, srv)
+                passed += 1
+                print(f"test {test.__name__} ... ok", flush=True)
+            except Exception:
+                failed += 1
+                print(f"test {test.__name__} ... FAILED", flush=True)
+                traceback.print_exc()
+            finally:
+                ctx.close()
+                srv.stop()
+        browser.close()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
