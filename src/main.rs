@@ -31,6 +31,7 @@ Options:
                              this long, then exit (default 10; a second signal exits at once)
   --no-sendfile              copy file bodies through a buffer instead of sendfile(2)
   --no-listing               answer folders with 404 instead of a listing
+  --read-only                refuse PUT, POST and DELETE with 403
   --show-hidden              list dot files too (they are served by name either way)
   --date                     send a Date header (off by default)
   --quiet                    no per-connection or per-request log lines
@@ -109,6 +110,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, Stri
             "--no-sendfile" if inline.is_none() => c.sendfile = false,
             "--quiet" if inline.is_none() => c.quiet = true,
             "--no-listing" if inline.is_none() => c.listing = false,
+            "--read-only" if inline.is_none() => c.read_only = true,
             "--show-hidden" if inline.is_none() => c.show_hidden = true,
             _ => return Err(format!("unknown option '{arg}'")),
         }

@@ -24,6 +24,9 @@ fn help_and_version_exit_0() {
         "--date",
         "--no-listing",
         "--show-hidden",
+        "--read-only",
+        "--shutdown-timeout",
+        "--no-sendfile",
     ] {
         assert!(text.contains(flag), "help lacks {flag}");
     }
@@ -235,6 +238,20 @@ fn listing_flags_reach_the_server() {
         start_logging_server(&["--quiet", "--no-listing", "--directory", d]);
     assert!(fetch(port, "/files/").starts_with("HTTP/1.1 404"));
     assert!(fetch(port, "/files/.dot").starts_with("HTTP/1.1 200"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut child, port, _log) =
+        start_logging_server(&["--quiet", "--read-only", "--directory", d]);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        b"PUT /files/new HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(!dir.join("new").exists());
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();

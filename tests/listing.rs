@@ -241,6 +241,35 @@ fn a_read_only_listing_says_so_and_writes_are_refused() {
 }
 
 #[test]
+fn read_only_refuses_every_write_with_403_and_its_reason() {
+    let srv = server_with(|c| c.read_only = true);
+    plant(&srv, "f", b"x");
+    for raw in [
+        &b"POST /files/new HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nn"[..],
+        b"PUT /files/f HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nn",
+        b"PUT /files/dir/ HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+        b"DELETE /files/f HTTP/1.1\r\nHost: h\r\n\r\n",
+    ] {
+        let r = srv.request(raw);
+        assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(raw));
+        assert_eq!(r.text(), "forbidden: this server is read-only\n");
+    }
+    assert_eq!(std::fs::read(srv.file("f")).unwrap(), b"x");
+    assert!(!srv.file("new").exists() && !srv.file("dir").exists());
+    let r = srv.request(b"OPTIONS /files/f HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
+    // A method no route takes is still 405, with the read-only Allow.
+    let r = srv.request(b"PATCH /files/f HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
+    assert_eq!(
+        srv.request(b"GET /files/f HTTP/1.1\r\nHost: h\r\n\r\n")
+            .body,
+        b"x"
+    );
+}
+
+#[test]
 fn root_is_a_page_for_browsers_and_empty_for_everyone_else() {
     let srv = server();
     let r = accept(&srv, "/", BROWSER);

@@ -167,11 +167,22 @@ pub fn dispatch<'h, S: Read + Write>(
     if route == Route::NotFound {
         return Err(Error::NotFound);
     }
-    let allow = route.allow();
+    let writable = route.allow();
+    // Under --read-only every route takes only the reading methods, and says so in Allow; a
+    // write the route would otherwise take is refused with 403 and its reason (not 405: the
+    // method is right, the server's policy forbids it).
+    let allow = if config.read_only {
+        ALLOW_READ_ONLY
+    } else {
+        writable
+    };
     if head.method == Method::Options {
         return Ok(Response::new(Status::OK).header("Allow", allow));
     }
     if !allow.split(", ").any(|m| m == head.method.as_str()) {
+        if writable.split(", ").any(|m| m == head.method.as_str()) {
+            return Err(Error::Forbidden("this server is read-only"));
+        }
         return Err(Error::MethodNotAllowed(allow));
     }
     match (route, head.method) {
