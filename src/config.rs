@@ -43,6 +43,9 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// the server exits anyway (`--shutdown-timeout`).
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Default for `--stale-upload-age` (a day: no upload is that slow).
+pub const DEFAULT_STALE_UPLOAD_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The most worker threads `--threads` accepts (each is a real thread with its own stack).
 pub const MAX_THREADS: usize = 1024;
 /// The largest `--max-head-bytes` accepted: a connection may hold this much while a head arrives.
@@ -82,6 +85,9 @@ pub struct Config {
     pub body_read_timeout: Duration,
     /// See [`DEFAULT_WRITE_TIMEOUT`].
     pub write_timeout: Duration,
+    /// Temporary upload files older than this are removed at start-up whoever owns them
+    /// (`--stale-upload-age`; see `app::uploads`).
+    pub stale_upload_age: Duration,
     /// See [`DEFAULT_SHUTDOWN_TIMEOUT`].
     pub shutdown_timeout: Duration,
     /// Send file bodies with `sendfile(2)` where the platform has it (`--no-sendfile`: copy
@@ -118,6 +124,7 @@ impl Default for Config {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            stale_upload_age: DEFAULT_STALE_UPLOAD_AGE,
             sendfile: true,
             send_date: false,
             quiet: false,

@@ -46,11 +46,14 @@ pub fn bind(config: Config) -> io::Result<Server> {
         quiet: server.config().quiet,
     };
     if let Some(dir) = &server.config().directory {
-        match files::remove_stale_uploads(dir) {
-            Ok(0) => {}
-            Ok(n) => log.info(format_args!(
-                "removed {n} unfinished upload file(s) from {}",
-                dir.display()
+        match files::remove_stale_uploads(dir, server.config().stale_upload_age) {
+            Ok(done) if done.removed == 0 && done.kept == 0 => {}
+            Ok(done) => log.info(format_args!(
+                "removed {} unfinished upload file(s) from {}; left {} that other live or \
+                 unknown servers may own (removed once older than --stale-upload-age)",
+                done.removed,
+                dir.display(),
+                done.kept
             )),
             Err(e) => log.info(format_args!("could not list {}: {e}", dir.display())),
         }

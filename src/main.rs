@@ -29,6 +29,8 @@ Options:
   --write-timeout SECS       longest wait for a client to take our bytes (default 10)
   --shutdown-timeout SECS    on SIGTERM/SIGINT, let requests in progress finish for up to
                              this long, then exit (default 10; a second signal exits at once)
+  --stale-upload-age SECS    at start-up, remove any server's temporary upload files older
+                             than this (default 86400); younger ones only if provably dead
   --no-sendfile              copy file bodies through a buffer instead of sendfile(2)
   --no-listing               answer folders with 404 instead of a listing
   --read-only                refuse PUT, POST and DELETE with 403
@@ -106,6 +108,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, Stri
             "--body-timeout" => c.body_read_timeout = seconds(&flag, &value(&flag)?)?,
             "--write-timeout" => c.write_timeout = seconds(&flag, &value(&flag)?)?,
             "--shutdown-timeout" => c.shutdown_timeout = seconds(&flag, &value(&flag)?)?,
+            "--stale-upload-age" => {
+                c.stale_upload_age = seconds_up_to(&flag, &value(&flag)?, MAX_STALE_UPLOAD_AGE)?
+            }
             "--date" if inline.is_none() => c.send_date = true,
             "--no-sendfile" if inline.is_none() => c.sendfile = false,
             "--quiet" if inline.is_none() => c.quiet = true,
@@ -143,9 +148,16 @@ fn at_most(flag: &str, v: &str, max: usize) -> Result<usize, String> {
 }
 
 fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
+    seconds_up_to(flag, v, 86_400)
+}
+
+/// Longest `--stale-upload-age`: thirty days.
+const MAX_STALE_UPLOAD_AGE: u64 = 30 * 86_400;
+
+fn seconds_up_to(flag: &str, v: &str, max: u64) -> Result<Duration, String> {
     let secs: f64 = number(flag, v)?;
-    if !(secs > 0.0 && secs <= 86_400.0) {
-        return Err(format!("{flag} must be between 0 and 86400 seconds"));
+    if !(secs > 0.0 && secs <= max as f64) {
+        return Err(format!("{flag} must be between 0 and {max} seconds"));
     }
     Ok(Duration::from_secs_f64(secs))
 }

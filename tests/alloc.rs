@@ -38,6 +38,9 @@ static GLOBAL: Counting = Counting;
 /// Stray allocations tolerated during the measured requests (see the assertion).
 const MAX_STRAY_ALLOCATIONS: usize = 20;
 
+/// Allocations a wake-up from the poller may cost (see the assertion).
+const ALLOCATIONS_PER_WAKEUP: usize = 4;
+
 /// Sends `request` and reads exactly `answer.len()` bytes, into a fixed buffer (the client
 /// must not allocate either, or it would be counted).
 fn round_trip(s: &mut TcpStream, request: &[u8], answer: &[u8]) {
@@ -77,9 +80,11 @@ fn echo_and_user_agent_allocate_nothing_per_request() {
     // Idle workers may also start late and make their one-time allocation inside the window
     // (a backtrace showed std's channel setting up its per-thread wait context, 48 bytes, on a
     // worker's first wait for a job): at most one per worker. An allocation on the worker's own
-    // path, per request, shows as 400 more.
+    // path, per request, shows as 400 more. Per wake-up: the boxed job, the queue's block, and
+    // the poller's deadline heap, which is rebuilt when stale entries pile up and then grows
+    // back by doubling (one run in fifteen saw 45 allocations for 10 wake-ups).
     assert!(
-        after - before < 2 * wakeups + MAX_STRAY_ALLOCATIONS,
+        after - before < ALLOCATIONS_PER_WAKEUP * wakeups + MAX_STRAY_ALLOCATIONS,
         "{} allocations during 400 keep-alive requests, {wakeups} wake-ups",
         after - before
     );

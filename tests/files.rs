@@ -393,20 +393,26 @@ fn a_client_that_leaves_mid_upload_changes_nothing() {
         .unwrap();
     s.write_all(&vec![b'z'; 300_000]).unwrap();
     drop(s);
-    // The server notices the close, removes the temporary file and keeps the original.
+    // The server notices the close, removes the temporary file and keeps the original. (The
+    // connection count is no signal: it may still be 0 here, since a deferred accept can come
+    // after this client has written and left.)
+    let names = || -> Vec<_> {
+        std::fs::read_dir(&srv.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect()
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while srv.handle.connections() > 0 && std::time::Instant::now() < deadline {
+    while (names().len() > 1 || srv.handle.connections() > 0)
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert_eq!(
         std::fs::read(srv.file("precious")).unwrap(),
         b"original content"
     );
-    let names: Vec<_> = std::fs::read_dir(&srv.dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names.len(), 1, "{names:?}");
+    assert_eq!(names().len(), 1, "{:?}", names());
 }
 
 #[test]
@@ -443,14 +449,23 @@ fn concurrent_uploads_to_one_name_leave_one_whole_body() {
 #[test]
 fn temporary_names_are_never_served_and_stale_ones_are_cleaned_at_start() {
     let root = TempDir::new("stale");
-    // A pid above Linux's largest pid_max (2^22): its owner cannot be running.
-    let stale = root.path().join(".http-server-upload-4999999-1.part");
+    let host = http_server::app::uploads::host_identity();
+    let upload = |owner: &str| {
+        root.path()
+            .join(format!(".http-server-upload-{owner}-1.part"))
+    };
+    // A pid above Linux's largest pid_max (2^22): its owner cannot be running here.
+    let stale = upload(&format!("{host}-4999999"));
     // One owned by a live process (this test) is another server's upload in progress.
-    let live = root
-        .path()
-        .join(format!(".http-server-upload-{}-1.part", std::process::id()));
-    std::fs::write(&live, b"in progress").unwrap();
-    std::fs::write(&stale, b"half an upload").unwrap();
+    let live = upload(&format!("{host}-{}", std::process::id()));
+    // Another machine's or container's: its pid says nothing here, so it is kept (the bug of
+    // issue 12: such a file was removed while its owner was still writing it).
+    let elsewhere = upload("0123456789abcdef.4026531836-4999999");
+    // The older form names no host: only age removes it.
+    let older_form = upload("4999999");
+    for path in [&stale, &live, &elsewhere, &older_form] {
+        std::fs::write(path, b"half an upload").unwrap();
+    }
     std::fs::write(root.path().join("keep.part"), b"user file").unwrap();
     let handle = http_server::start(http_server::Config {
         addr: "127.0.0.1:0".parse().unwrap(),
@@ -461,15 +476,40 @@ fn temporary_names_are_never_served_and_stale_ones_are_cleaned_at_start() {
     .unwrap();
     assert!(!stale.exists(), "stale upload removed at start-up");
     assert!(live.exists(), "a live process's upload is left alone");
+    assert!(elsewhere.exists(), "another host's upload is left alone");
+    assert!(
+        older_form.exists(),
+        "a young file of the older form is left alone"
+    );
     assert!(
         root.path().join("keep.part").exists(),
         "other files untouched"
     );
     std::fs::write(&stale, b"half an upload").unwrap();
+    let name = stale.file_name().unwrap().to_str().unwrap();
     let mut s = connect(handle.addr());
-    s.write_all(b"GET /files/.http-server-upload-4999999-1.part HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(format!("GET /files/{name} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
         .unwrap();
     assert_eq!(read_response(&mut s, false).status, 404);
+    drop(handle);
+    // Past --stale-upload-age every owner's file goes, however alive it looks.
+    let handle = http_server::start(http_server::Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        directory: Some(root.path().to_path_buf()),
+        quiet: true,
+        stale_upload_age: std::time::Duration::ZERO,
+        ..Default::default()
+    })
+    .unwrap();
+    for path in [&stale, &live, &elsewhere, &older_form] {
+        assert!(
+            !path.exists(),
+            "{} outlived --stale-upload-age 0",
+            path.display()
+        );
+    }
+    assert!(root.path().join("keep.part").exists());
+    drop(handle);
 }
 
 #[test]
@@ -483,4 +523,39 @@ fn a_bad_directory_is_a_start_up_error() {
     .expect("must fail");
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("no such directory"), "{err}");
+}
+
+#[test]
+fn an_upload_whose_temporary_file_vanished_is_500_and_keeps_the_old_file() {
+    // Another instance's clean-up (or a person) removed our temporary file mid-upload: the
+    // answer is our failure, 500, never a 404 the client would read as "no such file".
+    let srv = server();
+    std::fs::write(srv.file("keep"), b"old contents").unwrap();
+    let mut s = srv.connect();
+    s.write_all(b"PUT /files/keep HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nnew")
+        .unwrap();
+    let temp = {
+        let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
+        loop {
+            let found = std::fs::read_dir(&srv.dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| {
+                    p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with(".http-server-upload-")
+                });
+            if let Some(p) = found {
+                break p;
+            }
+            assert!(std::time::Instant::now() < deadline, "no temporary file");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    };
+    std::fs::remove_file(&temp).unwrap();
+    s.write_all(b" body!!").unwrap();
+    let r = read_response(&mut s, false);
+    assert_eq!(r.status, 500);
+    assert_eq!(std::fs::read(srv.file("keep")).unwrap(), b"old contents");
 }

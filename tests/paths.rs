@@ -275,7 +275,10 @@ fn a_folder_without_its_slash_redirects() {
 fn stale_uploads_in_subfolders_are_cleaned_at_start() {
     let root = TempDir::new("stale-deep");
     std::fs::create_dir_all(root.path().join("a/b")).unwrap();
-    let stale = root.path().join("a/b/.http-server-upload-4999999-1.part");
+    let stale = root.path().join(format!(
+        "a/b/.http-server-upload-{}-4999999-1.part",
+        http_server::app::uploads::host_identity()
+    ));
     std::fs::write(&stale, b"half").unwrap();
     let _handle = http_server::start(http_server::Config {
         addr: "127.0.0.1:0".parse().unwrap(),

@@ -33,7 +33,7 @@ pub const GZIP_PROBE_BYTES: usize = 16 * 1024;
 /// percent: random or already compressed data grows instead (by about 5% at level 1).
 pub const MAX_GZIP_PROBE_PERCENT: usize = 90;
 
-pub use crate::app::store::{remove_live_uploads, remove_stale_uploads};
+pub use crate::app::uploads::{remove_live_uploads, remove_stale_uploads};
 
 /// A file's modification time in nanoseconds since the epoch (0 if unknown).
 pub fn modified_nanos(meta: &Metadata) -> u128 {

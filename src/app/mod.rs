@@ -22,3 +22,4 @@ pub mod paths;
 pub mod render;
 pub mod router;
 pub mod store;
+pub mod uploads;

@@ -1,71 +1,20 @@
 //! Changing the file store: atomic uploads (a temporary file in the target's own folder, synced,
-//! then renamed into place), new folders, deletes, and start-up cleanup of uploads that a killed
-//! process left behind. Missing parent folders are created for uploads and new folders, never
+//! then renamed into place), new folders and deletes. Temporary files' names, their owners and
+//! their clean-up are `uploads.rs`. Missing parent folders are created for uploads and new folders, never
 //! through a link and never outside the root (`fsroot::open_parent`).
 //!
 //! Out of scope: reading (`files.rs`, `listing.rs`) and preconditions (`file_handlers.rs`).
 
 use crate::app::fsroot::{fs_error, open_parent};
-use crate::app::paths::{
-    is_upload_name, FilePath, MAX_PATH_COMPONENTS, UPLOAD_PREFIX, UPLOAD_SUFFIX,
-};
+use crate::app::paths::FilePath;
+use crate::app::uploads::{self, TempFile};
 use crate::buf::with_copy_buf;
 use crate::http::body::BodyReader;
 use crate::http::error::Error;
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
-
-/// Most folders the start-up cleanup looks into, so that a huge tree cannot stall the start.
-pub const MAX_CLEANUP_DIRS: usize = 10_000;
-
-static UPLOAD_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Deletes a temporary upload file when dropped, unless it was renamed into place.
-struct TempFile {
-    path: std::path::PathBuf,
-    armed: bool,
-}
-
-/// The temporary files of uploads in progress in this process, so that a shutdown that cuts
-/// them can remove them (the workers writing them do not unwind when the process exits).
-static LIVE_UPLOADS: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
-
-fn live_uploads() -> std::sync::MutexGuard<'static, Vec<std::path::PathBuf>> {
-    LIVE_UPLOADS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl TempFile {
-    fn new(path: std::path::PathBuf) -> TempFile {
-        live_uploads().push(path.clone());
-        TempFile { path, armed: true }
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = fs::remove_file(&self.path);
-        }
-        let mut live = live_uploads();
-        if let Some(i) = live.iter().position(|p| *p == self.path) {
-            live.swap_remove(i);
-        }
-    }
-}
-
-/// Removes the temporary files of this process's uploads still in progress; returns how many.
-/// For a shutdown that cuts them: their uploads were not acknowledged, and the files they would
-/// have replaced are untouched. (The paths go through the open folder handles of the workers
-/// still writing them, which stay open until the process exits.)
-pub fn remove_live_uploads() -> usize {
-    let live = live_uploads();
-    live.iter().filter(|p| fs::remove_file(p).is_ok()).count()
-}
 
 /// Splits a path into its parent components and its last one.
 fn split(path: &FilePath) -> Result<(&[std::ffi::OsString], &OsStr), Error> {
@@ -103,12 +52,7 @@ pub fn store<S: Read + Write>(
         Ok(_) => true,
         Err(_) => false,
     };
-    let tmp_name = format!(
-        "{UPLOAD_PREFIX}{}-{}{UPLOAD_SUFFIX}",
-        std::process::id(),
-        UPLOAD_COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let tmp_path = dir.child(OsStr::new(&tmp_name));
+    let tmp_path = dir.child(OsStr::new(&uploads::temp_name()));
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -119,7 +63,15 @@ pub fn store<S: Read + Write>(
     file.sync_all().map_err(fs_error)?;
     drop(file);
     // rename(2) replaces a link itself, never its target.
-    fs::rename(&tmp.path, &target).map_err(fs_error)?;
+    fs::rename(&tmp.path, &target).map_err(|e| match e.kind() {
+        // Our own temporary file is gone (another process removed it): that is our failure,
+        // not a missing resource, and the client must not read it as "no such file".
+        io::ErrorKind::NotFound => Error::Io(io::Error::new(
+            e.kind(),
+            "the temporary upload file vanished before it could be renamed into place",
+        )),
+        _ => fs_error(e),
+    })?;
     tmp.armed = false;
     // Make the rename itself durable.
     dir.sync();
@@ -182,101 +134,4 @@ pub fn delete(root: &Path, path: &FilePath) -> Result<(), Error> {
     }
     dir.sync();
     Ok(())
-}
-
-/// Removes temporary upload files that a killed process left under `root`, in every folder
-/// (links are not followed; at most `MAX_CLEANUP_DIRS` folders are visited). Returns how many.
-///
-/// # Errors
-/// When the root cannot be listed.
-pub fn remove_stale_uploads(root: &Path) -> io::Result<usize> {
-    remove_stale_uploads_within(root, MAX_CLEANUP_DIRS)
-}
-
-fn remove_stale_uploads_within(root: &Path, max_dirs: usize) -> io::Result<usize> {
-    let mut removed = 0;
-    let mut folders = vec![(root.to_path_buf(), 0usize)];
-    let mut visited = 0;
-    while let Some((folder, depth)) = folders.pop() {
-        visited += 1;
-        if visited > max_dirs {
-            break;
-        }
-        let entries = match fs::read_dir(&folder) {
-            Ok(entries) => entries,
-            Err(e) if depth == 0 => return Err(e),
-            Err(_) => continue,
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() && depth < MAX_PATH_COMPONENTS && !is_upload_name(name.as_bytes()) {
-                folders.push((entry.path(), depth + 1));
-                continue;
-            }
-            let Some(pid) = upload_owner(name.as_bytes()) else {
-                continue;
-            };
-            // Another server may be running on this directory: its uploads are not stale.
-            if is_running(pid) {
-                continue;
-            }
-            if kind.is_file() && fs::remove_file(entry.path()).is_ok() {
-                removed += 1;
-            }
-        }
-    }
-    Ok(removed)
-}
-
-/// The process id in a temporary upload's name (`PREFIX{pid}-{n}SUFFIX`), if it is one.
-fn upload_owner(name: &[u8]) -> Option<u32> {
-    let middle = name
-        .strip_prefix(UPLOAD_PREFIX.as_bytes())?
-        .strip_suffix(UPLOAD_SUFFIX.as_bytes())?;
-    let pid = middle.split(|&b| b == b'-').next()?;
-    std::str::from_utf8(pid).ok()?.parse().ok()
-}
-
-/// Whether a process with this id is alive (Linux: it has a /proc entry). Where /proc is
-/// missing every owner looks gone, and its uploads are removed.
-fn is_running(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cleanup_visits_subfolders_up_to_its_bound() {
-        let root = std::env::temp_dir().join(format!("store-cleanup-{}", std::process::id()));
-        let stale = format!("{UPLOAD_PREFIX}4999999-1{UPLOAD_SUFFIX}");
-        for sub in ["a", "a/b"] {
-            fs::create_dir_all(root.join(sub)).unwrap();
-        }
-        for folder in ["", "a", "a/b"] {
-            fs::write(root.join(folder).join(&stale), b"x").unwrap();
-        }
-        // Two folders visited: the root and `a`; `a/b` is past the bound.
-        assert_eq!(remove_stale_uploads_within(&root, 2).unwrap(), 2);
-        assert!(root.join("a/b").join(&stale).exists());
-        assert_eq!(
-            remove_stale_uploads_within(&root, MAX_CLEANUP_DIRS).unwrap(),
-            1
-        );
-        fs::remove_dir_all(&root).unwrap();
-    }
-
-    #[test]
-    fn reads_the_owner_of_an_upload_from_its_name() {
-        let name = format!("{UPLOAD_PREFIX}1234-7{UPLOAD_SUFFIX}");
-        assert_eq!(upload_owner(name.as_bytes()), Some(1234));
-        assert_eq!(upload_owner(b"notes.part"), None);
-        let odd = format!("{UPLOAD_PREFIX}x-7{UPLOAD_SUFFIX}");
-        assert_eq!(upload_owner(odd.as_bytes()), None);
-        assert!(is_running(std::process::id()));
-    }
 }

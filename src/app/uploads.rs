@@ -1,0 +1,362 @@
+//! Temporary upload files: their names, which say who owns them, the registry of this process's
+//! live ones (for a shutdown that cuts them), and the start-up clean-up of dead ones.
+//!
+//! A temporary file is `PREFIX{host}-{pid}-{n}SUFFIX`. `host` tells apart the machines and
+//! containers that may share one folder (an NFS mount, a volume): on Linux it is the boot id
+//! (`/proc/sys/kernel/random/boot_id`, 32 hex digits without dashes) and the inode of the PID
+//! namespace (`/proc/self/ns/pid`), so two containers on one host, with their own PID 1s, differ.
+//! A process id means something only beside the same `host`: the clean-up removes a file whose
+//! owner has the same `host` and is not running, or any file older than `--stale-upload-age`
+//! (a day by default: no upload is that slow, and a crashed machine's files must go some time).
+//! Files of other owners are left alone, and counted in the log, however dead their PID looks
+//! here. Names of the older form `PREFIX{pid}-{n}SUFFIX` have no `host`: only age removes them.
+//!
+//! Out of scope: writing uploads (`store.rs`) and keeping these names out of listings and URLs
+//! (`paths.rs`).
+
+use crate::app::paths::{is_upload_name, MAX_PATH_COMPONENTS, UPLOAD_PREFIX, UPLOAD_SUFFIX};
+#[cfg(test)]
+use crate::config::DEFAULT_STALE_UPLOAD_AGE;
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, SystemTime};
+
+/// Most folders the start-up clean-up looks into, so that a huge tree cannot stall the start.
+pub const MAX_CLEANUP_DIRS: usize = 10_000;
+
+static UPLOAD_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// This machine's (or container's) part of an owner: see the module doc. `unknown` where
+/// procfs does not say (then only age removes this process's files after a crash).
+pub fn host_identity() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().replace('-', ""))
+            .unwrap_or_default();
+        let ns = fs::read_link("/proc/self/ns/pid")
+            .map(|p| {
+                p.to_string_lossy()
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        let valid = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+        if valid(&boot) && valid(&ns) {
+            format!("{boot}.{ns}")
+        } else {
+            "unknown".to_string()
+        }
+    })
+}
+
+/// A new temporary file name for an upload of this process.
+pub fn temp_name() -> String {
+    format!(
+        "{UPLOAD_PREFIX}{}-{}-{}{UPLOAD_SUFFIX}",
+        host_identity(),
+        std::process::id(),
+        UPLOAD_COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Who wrote a temporary file, from its name.
+#[derive(Debug, PartialEq, Eq)]
+struct Owner<'a> {
+    /// `None` for names of the older form, which had no host part.
+    host: Option<&'a [u8]>,
+    pid: u32,
+}
+
+fn owner_of(name: &[u8]) -> Option<Owner<'_>> {
+    let middle = name
+        .strip_prefix(UPLOAD_PREFIX.as_bytes())?
+        .strip_suffix(UPLOAD_SUFFIX.as_bytes())?;
+    let parts: Vec<&[u8]> = middle.split(|&b| b == b'-').collect();
+    let number = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<u32>().ok();
+    match parts.as_slice() {
+        [host, pid, n] => {
+            number(n)?;
+            Some(Owner {
+                host: Some(host),
+                pid: number(pid)?,
+            })
+        }
+        [pid, n] => {
+            number(n)?;
+            Some(Owner {
+                host: None,
+                pid: number(pid)?,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Whether a process with this id is alive in our PID namespace (it has a /proc entry).
+fn is_running(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// What the clean-up does with one temporary file.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Remove,
+    /// Alive, or another owner's and not old enough: left alone.
+    Keep,
+}
+
+fn judge(owner: &Owner<'_>, age: Duration, max_age: Duration, ours: &[u8]) -> Verdict {
+    if age > max_age {
+        return Verdict::Remove;
+    }
+    match owner.host {
+        Some(host) if host == ours && !is_running(owner.pid) => Verdict::Remove,
+        _ => Verdict::Keep,
+    }
+}
+
+/// What the start-up clean-up did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Cleanup {
+    pub removed: usize,
+    /// Temporary files left alone: uploads in progress here, or other owners' not yet old.
+    pub kept: usize,
+}
+
+/// Removes temporary upload files under `root` that are provably dead (see the module doc), in
+/// every folder (links are not followed; at most `MAX_CLEANUP_DIRS` folders are visited).
+///
+/// # Errors
+/// When the root cannot be listed.
+pub fn remove_stale_uploads(root: &Path, max_age: Duration) -> io::Result<Cleanup> {
+    remove_stale_uploads_within(root, max_age, MAX_CLEANUP_DIRS)
+}
+
+fn remove_stale_uploads_within(
+    root: &Path,
+    max_age: Duration,
+    max_dirs: usize,
+) -> io::Result<Cleanup> {
+    let ours = host_identity().as_bytes();
+    let now = SystemTime::now();
+    let mut done = Cleanup::default();
+    let mut folders = vec![(root.to_path_buf(), 0usize)];
+    let mut visited = 0;
+    while let Some((folder, depth)) = folders.pop() {
+        visited += 1;
+        if visited > max_dirs {
+            break;
+        }
+        let entries = match fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(e) if depth == 0 => return Err(e),
+            Err(_) => continue,
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() && depth < MAX_PATH_COMPONENTS && !is_upload_name(name.as_bytes()) {
+                folders.push((entry.path(), depth + 1));
+                continue;
+            }
+            let Some(owner) = owner_of(name.as_bytes()) else {
+                continue;
+            };
+            if !kind.is_file() {
+                continue;
+            }
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .unwrap_or_default();
+            match judge(&owner, age, max_age, ours) {
+                Verdict::Remove if fs::remove_file(entry.path()).is_ok() => done.removed += 1,
+                _ => done.kept += 1,
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// The temporary files of uploads in progress in this process, so that a shutdown that cuts
+/// them can remove them (the workers writing them do not unwind when the process exits).
+static LIVE_UPLOADS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn live_uploads() -> MutexGuard<'static, Vec<PathBuf>> {
+    LIVE_UPLOADS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A temporary upload file: removed when dropped, unless it was renamed into place.
+pub struct TempFile {
+    pub path: PathBuf,
+    pub armed: bool,
+}
+
+impl TempFile {
+    /// Registers a temporary file just created at `path`.
+    pub fn new(path: PathBuf) -> TempFile {
+        live_uploads().push(path.clone());
+        TempFile { path, armed: true }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = fs::remove_file(&self.path);
+        }
+        let mut live = live_uploads();
+        if let Some(i) = live.iter().position(|p| *p == self.path) {
+            live.swap_remove(i);
+        }
+    }
+}
+
+/// Removes the temporary files of this process's uploads still in progress; returns how many.
+/// For a shutdown that cuts them: their uploads were not acknowledged, and the files they would
+/// have replaced are untouched. (The paths go through the open folder handles of the workers
+/// still writing them, which stay open until the process exits.)
+pub fn remove_live_uploads() -> usize {
+    let live = live_uploads();
+    live.iter().filter(|p| fs::remove_file(p).is_ok()).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: Duration = DEFAULT_STALE_UPLOAD_AGE;
+
+    #[test]
+    fn a_temporary_name_carries_this_host_and_process() {
+        let name = temp_name();
+        let owner = owner_of(name.as_bytes()).unwrap();
+        assert_eq!(owner.pid, std::process::id());
+        assert_eq!(owner.host, Some(host_identity().as_bytes()));
+        if cfg!(target_os = "linux") {
+            // 32 hex digits of boot id, a dot, the namespace inode.
+            let (boot, ns) = host_identity().split_once('.').unwrap();
+            assert_eq!(boot.len(), 32, "{boot}");
+            assert!(ns.parse::<u64>().is_ok(), "{ns}");
+        }
+        assert!(is_upload_name(name.as_bytes()));
+    }
+
+    #[test]
+    fn reads_owners_of_both_name_forms() {
+        let new = format!("{UPLOAD_PREFIX}abc.123-77-5{UPLOAD_SUFFIX}");
+        assert_eq!(
+            owner_of(new.as_bytes()),
+            Some(Owner {
+                host: Some(b"abc.123"),
+                pid: 77
+            })
+        );
+        let old = format!("{UPLOAD_PREFIX}1234-7{UPLOAD_SUFFIX}");
+        assert_eq!(
+            owner_of(old.as_bytes()),
+            Some(Owner {
+                host: None,
+                pid: 1234
+            })
+        );
+        for bad in ["x-7", "1-2-3-4", "h-x-1", "h-1-x", ""] {
+            let name = format!("{UPLOAD_PREFIX}{bad}{UPLOAD_SUFFIX}");
+            assert_eq!(owner_of(name.as_bytes()), None, "{bad}");
+        }
+        assert_eq!(owner_of(b"notes.part"), None);
+    }
+
+    #[test]
+    fn keeps_a_live_upload_of_another_namespace() {
+        // The reported bug: instance B saw A's file, found no process with A's PID in its own
+        // PID namespace, and deleted a live upload. Another host part is never judged by PID.
+        let ours = host_identity().as_bytes();
+        let dead_pid = 4_999_999;
+        let theirs = Owner {
+            host: Some(b"0123456789abcdef0123456789abcdef.4026531836x"),
+            pid: dead_pid,
+        };
+        assert_eq!(judge(&theirs, Duration::ZERO, DAY, ours), Verdict::Keep);
+        // Past the age limit it goes, whoever wrote it.
+        assert_eq!(judge(&theirs, DAY * 2, DAY, ours), Verdict::Remove);
+        // Ours, with a dead process: provably stale.
+        let ours_dead = Owner {
+            host: Some(ours),
+            pid: dead_pid,
+        };
+        assert_eq!(
+            judge(&ours_dead, Duration::ZERO, DAY, ours),
+            Verdict::Remove
+        );
+        // Ours, alive: kept.
+        let ours_alive = Owner {
+            host: Some(ours),
+            pid: std::process::id(),
+        };
+        assert_eq!(judge(&ours_alive, Duration::ZERO, DAY, ours), Verdict::Keep);
+        // The older form, without a host: only age.
+        let old = Owner {
+            host: None,
+            pid: dead_pid,
+        };
+        assert_eq!(judge(&old, Duration::ZERO, DAY, ours), Verdict::Keep);
+        assert_eq!(judge(&old, DAY * 2, DAY, ours), Verdict::Remove);
+    }
+
+    #[test]
+    fn cleanup_removes_only_what_is_provably_dead_and_visits_subfolders_up_to_its_bound() {
+        let root = std::env::temp_dir().join(format!("uploads-cleanup-{}", std::process::id()));
+        let ours_dead = format!(
+            "{UPLOAD_PREFIX}{}-4999999-1{UPLOAD_SUFFIX}",
+            host_identity()
+        );
+        let foreign = format!("{UPLOAD_PREFIX}otherhost.1-4999999-1{UPLOAD_SUFFIX}");
+        let old_foreign = format!("{UPLOAD_PREFIX}otherhost.1-4999999-2{UPLOAD_SUFFIX}");
+        for sub in ["a", "a/b"] {
+            fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        for folder in ["", "a", "a/b"] {
+            fs::write(root.join(folder).join(&ours_dead), b"x").unwrap();
+        }
+        fs::write(root.join(&foreign), b"x").unwrap();
+        let f = fs::File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(root.join(&old_foreign))
+            .unwrap();
+        f.set_modified(SystemTime::now() - DAY * 2).unwrap();
+        // Two folders visited: the root and `a`; `a/b` is past the bound.
+        let done = remove_stale_uploads_within(&root, DAY, 2).unwrap();
+        assert_eq!(
+            done,
+            Cleanup {
+                removed: 3,
+                kept: 1
+            }
+        );
+        assert!(root.join(&foreign).exists(), "another owner's live upload");
+        assert!(!root.join(&old_foreign).exists());
+        assert!(root.join("a/b").join(&ours_dead).exists());
+        let done = remove_stale_uploads_within(&root, DAY, MAX_CLEANUP_DIRS).unwrap();
+        assert_eq!(
+            done,
+            Cleanup {
+                removed: 1,
+                kept: 1
+            }
+        );
+        fs::remove_dir_all(&root).unwrap();
+    }
+}
