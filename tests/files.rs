@@ -461,8 +461,8 @@ fn temporary_names_are_never_served_and_stale_ones_are_cleaned_at_start() {
     };
     // A pid above Linux's largest pid_max (2^22): its owner cannot be running here.
     let stale = upload(&format!("{host}-4999999"));
-    // One owned by a live process (this test) is another server's upload in progress.
-    let live = upload(&format!("{host}-{}", std::process::id()));
+    // One owned by a live process (pid 1 is always running) is an upload in progress.
+    let live = upload(&format!("{host}-1"));
     // Another machine's or container's: its pid says nothing here, so it is kept (the bug of
     // issue 12: such a file was removed while its owner was still writing it).
     let elsewhere = upload("0123456789abcdef.4026531836-4999999");

@@ -165,3 +165,28 @@ fn two_instances_storing_one_name_leave_one_whole_body_served_alike_by_both() {
         assert!(temp_files(dir.path()).is_empty());
     }
 }
+
+#[test]
+fn a_leftover_with_the_next_temporary_name_is_skipped_not_a_500() {
+    // A restarted container's server is PID 1 again, in a namespace whose inode the kernel
+    // may reuse, with its counter back at 0: its names repeat those of the killed one.
+    let dir = TempDir::new("instances-leftover");
+    let p = Proc::start(dir.path(), &[]);
+    let host = http_server::app::uploads::host_identity();
+    let pid = p.child.id();
+    for n in 0..5 {
+        let name = format!(".http-server-upload-{host}-{pid}-{n}.part");
+        std::fs::write(dir.path().join(name), b"a dead upload").unwrap();
+    }
+    let mut s = p.connect();
+    s.write_all(b"PUT /files/doc HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nnew")
+        .unwrap();
+    let r = read_response(&mut s, false);
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(std::fs::read(dir.path().join("doc")).unwrap(), b"new");
+    assert_eq!(
+        temp_files(dir.path()).len(),
+        5,
+        "the leftovers are not ours to remove now"
+    );
+}

@@ -16,6 +16,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
 
+/// Temporary names tried for one upload before giving up (each taken one is skipped).
+const MAX_NAME_ATTEMPTS: u32 = 100;
+
 /// Splits a path into its parent components and its last one.
 fn split(path: &FilePath) -> Result<(&[std::ffi::OsString], &OsStr), Error> {
     match path.parts.split_last() {
@@ -52,12 +55,24 @@ pub fn store<S: Read + Write>(
         Ok(_) => true,
         Err(_) => false,
     };
-    let tmp_path = dir.child(OsStr::new(&uploads::temp_name()));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp_path)
-        .map_err(fs_error)?;
+    // A name can be taken by a file that a killed process left behind, if it had this
+    // process's host, id and counter (a restarted container's init is PID 1 again, often in a
+    // namespace with the same inode): then the next number.
+    let mut attempt = 0;
+    let (tmp_path, mut file) = loop {
+        let tmp_path = dir.child(OsStr::new(&uploads::temp_name()));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp_path)
+        {
+            Ok(file) => break (tmp_path, file),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < MAX_NAME_ATTEMPTS => {
+                attempt += 1;
+            }
+            Err(e) => return Err(fs_error(e)),
+        }
+    };
     // Locked while it is written, so that other servers on this folder know it is alive.
     let mut tmp = TempFile::new(tmp_path, &file);
     copy_body(body, &mut file)?;

@@ -11,7 +11,8 @@
 //! kernel (or, on NFS, the lock manager) releases it when the writer dies, however it dies. So
 //! the start-up clean-up decides, for each temporary file:
 //! - locked by someone: an upload in progress, kept (whatever its name or age says);
-//! - same `host`, and its process is not running: dead, removed;
+//! - same `host`, and its process is not running (or is this process, which has no uploads
+//!   yet when the clean-up runs at start-up): dead, removed;
 //! - not locked, and untouched for `UNLOCKED_GRACE`: its writer is gone (on any host), removed;
 //! - older than `--stale-upload-age` (a day by default) where the lock says nothing (a file
 //!   system without locks, or a name of the older form `PREFIX{pid}-{n}SUFFIX`, which had no
@@ -145,7 +146,9 @@ fn judge(owner: &Owner<'_>, lock: Lock, age: Duration, max_age: Duration, ours: 
         return Verdict::Keep;
     }
     let same_host = owner.host == Some(ours);
-    if same_host && !is_running(owner.pid) {
+    // This process has no uploads yet when the clean-up runs (at start-up), so a file under
+    // its own id is a dead predecessor's: a restarted container's init is PID 1 again.
+    if same_host && (owner.pid == std::process::id() || !is_running(owner.pid)) {
         return Verdict::Remove;
     }
     // Names of the older form were never locked: a free lock says nothing about them.
@@ -386,13 +389,26 @@ mod tests {
             judge(&ours_dead, Lock::Held, young, DAY, ours),
             Verdict::Keep
         );
-        // Ours, alive and young: kept.
+        // Another live process of this host (pid 1 always runs), young: kept.
         let ours_alive = Owner {
+            host: Some(ours),
+            pid: 1,
+        };
+        assert_eq!(
+            judge(&ours_alive, Lock::Free, young, DAY, ours),
+            Verdict::Keep
+        );
+        // This process's own id, unlocked: a dead predecessor's (a restarted PID 1).
+        let ours_again = Owner {
             host: Some(ours),
             pid: std::process::id(),
         };
         assert_eq!(
-            judge(&ours_alive, Lock::Free, young, DAY, ours),
+            judge(&ours_again, Lock::Free, young, DAY, ours),
+            Verdict::Remove
+        );
+        assert_eq!(
+            judge(&ours_again, Lock::Held, young, DAY, ours),
             Verdict::Keep
         );
         // The older form, without a host or a lock: only age.
