@@ -50,8 +50,8 @@ pub fn bind(config: Config) -> io::Result<Server> {
         match files::remove_stale_uploads(dir, server.config().stale_upload_age) {
             Ok(done) if done.removed == 0 && done.kept == 0 => {}
             Ok(done) => log.info(format_args!(
-                "removed {} unfinished upload file(s) from {}; left {} that other live or \
-                 unknown servers may own (removed once older than --stale-upload-age)",
+                "removed {} unfinished upload file(s) from {}; left {} in progress or not \
+                 provably dead (see --stale-upload-age)",
                 done.removed,
                 dir.display(),
                 done.kept

@@ -58,11 +58,12 @@ pub fn store<S: Read + Write>(
         .create_new(true)
         .open(&tmp_path)
         .map_err(fs_error)?;
-    let mut tmp = TempFile::new(tmp_path);
+    // Locked while it is written, so that other servers on this folder know it is alive.
+    let mut tmp = TempFile::new(tmp_path, &file);
     copy_body(body, &mut file)?;
     file.sync_all().map_err(fs_error)?;
-    drop(file);
-    // rename(2) replaces a link itself, never its target.
+    // rename(2) replaces a link itself, never its target. The file stays open (and locked)
+    // until it has its final name.
     fs::rename(&tmp.path, &target).map_err(|e| match e.kind() {
         // Our own temporary file is gone (another process removed it): that is our failure,
         // not a missing resource, and the client must not read it as "no such file".
@@ -70,8 +71,14 @@ pub fn store<S: Read + Write>(
             e.kind(),
             "the temporary upload file vanished before it could be renamed into place",
         )),
-        _ => fs_error(e),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Error::InsufficientStorage,
+        // Whatever else stops the rename is ours too (500), never a 403 or 404.
+        _ => Error::Io(io::Error::new(
+            e.kind(),
+            format!("the upload could not be renamed into place: {e}"),
+        )),
     })?;
+    drop(file);
     tmp.armed = false;
     // Make the rename itself durable.
     dir.sync();

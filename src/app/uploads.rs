@@ -5,11 +5,18 @@
 //! containers that may share one folder (an NFS mount, a volume): on Linux it is the boot id
 //! (`/proc/sys/kernel/random/boot_id`, 32 hex digits without dashes) and the inode of the PID
 //! namespace (`/proc/self/ns/pid`), so two containers on one host, with their own PID 1s, differ.
-//! A process id means something only beside the same `host`: the clean-up removes a file whose
-//! owner has the same `host` and is not running, or any file older than `--stale-upload-age`
-//! (a day by default: no upload is that slow, and a crashed machine's files must go some time).
-//! Files of other owners are left alone, and counted in the log, however dead their PID looks
-//! here. Names of the older form `PREFIX{pid}-{n}SUFFIX` have no `host`: only age removes them.
+//! A process id means something only beside the same `host`.
+//!
+//! Each upload also holds an exclusive `flock` on its temporary file while it writes it; the
+//! kernel (or, on NFS, the lock manager) releases it when the writer dies, however it dies. So
+//! the start-up clean-up decides, for each temporary file:
+//! - locked by someone: an upload in progress, kept (whatever its name or age says);
+//! - same `host`, and its process is not running: dead, removed;
+//! - not locked, and untouched for `UNLOCKED_GRACE`: its writer is gone (on any host), removed;
+//! - older than `--stale-upload-age` (a day by default) where the lock says nothing (a file
+//!   system without locks, or a name of the older form `PREFIX{pid}-{n}SUFFIX`, which had no
+//!   host and no lock): removed;
+//! - anything else: kept, and counted in the log.
 //!
 //! Out of scope: writing uploads (`store.rs`) and keeping these names out of listings and URLs
 //! (`paths.rs`).
@@ -19,6 +26,7 @@ use crate::app::paths::{is_upload_name, MAX_PATH_COMPONENTS, UPLOAD_PREFIX, UPLO
 use crate::config::DEFAULT_STALE_UPLOAD_AGE;
 use std::fs;
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +35,16 @@ use std::time::{Duration, SystemTime};
 
 /// Most folders the start-up clean-up looks into, so that a huge tree cannot stall the start.
 pub const MAX_CLEANUP_DIRS: usize = 10_000;
+
+/// How long an unlocked temporary file must have been untouched before the clean-up calls it
+/// dead. It covers the instant between creating the file and locking it, with room for clocks
+/// that differ between the machines sharing a network folder (the file's time is the file
+/// server's, the age is measured on ours).
+pub const UNLOCKED_GRACE: Duration = Duration::from_secs(5);
+
+/// How many times an upload tries to lock its new file (a clean-up that is testing the lock
+/// holds it for a moment) before it goes on without the lock.
+const LOCK_TRIES: u32 = 10;
 
 static UPLOAD_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -111,13 +129,45 @@ enum Verdict {
     Keep,
 }
 
-fn judge(owner: &Owner<'_>, age: Duration, max_age: Duration, ours: &[u8]) -> Verdict {
+/// What the lock on a temporary file says about its writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    /// Someone holds it: the upload is in progress.
+    Held,
+    /// Nobody holds it.
+    Free,
+    /// The file system cannot say (no lock support, or the file could not be opened).
+    Unknown,
+}
+
+fn judge(owner: &Owner<'_>, lock: Lock, age: Duration, max_age: Duration, ours: &[u8]) -> Verdict {
+    if lock == Lock::Held {
+        return Verdict::Keep;
+    }
+    let same_host = owner.host == Some(ours);
+    if same_host && !is_running(owner.pid) {
+        return Verdict::Remove;
+    }
+    // Names of the older form were never locked: a free lock says nothing about them.
+    if lock == Lock::Free && owner.host.is_some() && age > UNLOCKED_GRACE {
+        return Verdict::Remove;
+    }
     if age > max_age {
         return Verdict::Remove;
     }
-    match owner.host {
-        Some(host) if host == ours && !is_running(owner.pid) => Verdict::Remove,
-        _ => Verdict::Keep,
+    Verdict::Keep
+}
+
+/// Tests the lock of the file at `path`. While the lock is taken here (`Free`), the returned
+/// file holds it, so that a writer cannot start on the file between the test and the removal.
+fn test_lock(path: &Path) -> (Lock, Option<fs::File>) {
+    let Ok(file) = fs::File::open(path) else {
+        return (Lock::Unknown, None);
+    };
+    match crate::sys::try_lock_exclusive(file.as_fd()) {
+        Ok(true) => (Lock::Free, Some(file)),
+        Ok(false) => (Lock::Held, None),
+        Err(_) => (Lock::Unknown, None),
     }
 }
 
@@ -179,7 +229,8 @@ fn remove_stale_uploads_within(
                 .ok()
                 .and_then(|t| now.duration_since(t).ok())
                 .unwrap_or_default();
-            match judge(&owner, age, max_age, ours) {
+            let (lock, _held) = test_lock(&entry.path());
+            match judge(&owner, lock, age, max_age, ours) {
                 Verdict::Remove if fs::remove_file(entry.path()).is_ok() => done.removed += 1,
                 _ => done.kept += 1,
             }
@@ -203,8 +254,16 @@ pub struct TempFile {
 }
 
 impl TempFile {
-    /// Registers a temporary file just created at `path`.
-    pub fn new(path: PathBuf) -> TempFile {
+    /// Registers a temporary file just created at `path` and opened as `file`, and locks it for
+    /// as long as `file` stays open. Where the file system cannot lock, the upload goes on
+    /// without it (the clean-up then knows the file by its name and age only).
+    pub fn new(path: PathBuf, file: &fs::File) -> TempFile {
+        for _ in 0..LOCK_TRIES {
+            match crate::sys::try_lock_exclusive(file.as_fd()) {
+                Ok(false) => std::thread::sleep(Duration::from_millis(1)),
+                Ok(true) | Err(_) => break,
+            }
+        }
         live_uploads().push(path.clone());
         TempFile { path, armed: true }
     }
@@ -287,31 +346,82 @@ mod tests {
             host: Some(b"0123456789abcdef0123456789abcdef.4026531836x"),
             pid: dead_pid,
         };
-        assert_eq!(judge(&theirs, Duration::ZERO, DAY, ours), Verdict::Keep);
-        // Past the age limit it goes, whoever wrote it.
-        assert_eq!(judge(&theirs, DAY * 2, DAY, ours), Verdict::Remove);
-        // Ours, with a dead process: provably stale.
+        let young = Duration::ZERO;
+        let quiet = UNLOCKED_GRACE * 2;
+        for lock in [Lock::Held, Lock::Free, Lock::Unknown] {
+            assert_eq!(
+                judge(&theirs, lock, young, DAY, ours),
+                Verdict::Keep,
+                "{lock:?}"
+            );
+        }
+        // Locked: in progress, however old.
+        assert_eq!(
+            judge(&theirs, Lock::Held, DAY * 2, DAY, ours),
+            Verdict::Keep
+        );
+        // Free and untouched for a while: its writer died (a SIGKILL, a crashed machine).
+        assert_eq!(
+            judge(&theirs, Lock::Free, quiet, DAY, ours),
+            Verdict::Remove
+        );
+        // Where locks say nothing, age decides.
+        assert_eq!(
+            judge(&theirs, Lock::Unknown, quiet, DAY, ours),
+            Verdict::Keep
+        );
+        assert_eq!(
+            judge(&theirs, Lock::Unknown, DAY * 2, DAY, ours),
+            Verdict::Remove
+        );
+        // Ours, with a dead process: provably stale, unless someone holds its lock.
         let ours_dead = Owner {
             host: Some(ours),
             pid: dead_pid,
         };
+        for lock in [Lock::Free, Lock::Unknown] {
+            assert_eq!(judge(&ours_dead, lock, young, DAY, ours), Verdict::Remove);
+        }
         assert_eq!(
-            judge(&ours_dead, Duration::ZERO, DAY, ours),
-            Verdict::Remove
+            judge(&ours_dead, Lock::Held, young, DAY, ours),
+            Verdict::Keep
         );
-        // Ours, alive: kept.
+        // Ours, alive and young: kept.
         let ours_alive = Owner {
             host: Some(ours),
             pid: std::process::id(),
         };
-        assert_eq!(judge(&ours_alive, Duration::ZERO, DAY, ours), Verdict::Keep);
-        // The older form, without a host: only age.
+        assert_eq!(
+            judge(&ours_alive, Lock::Free, young, DAY, ours),
+            Verdict::Keep
+        );
+        // The older form, without a host or a lock: only age.
         let old = Owner {
             host: None,
             pid: dead_pid,
         };
-        assert_eq!(judge(&old, Duration::ZERO, DAY, ours), Verdict::Keep);
-        assert_eq!(judge(&old, DAY * 2, DAY, ours), Verdict::Remove);
+        assert_eq!(judge(&old, Lock::Free, quiet, DAY, ours), Verdict::Keep);
+        assert_eq!(judge(&old, Lock::Free, DAY * 2, DAY, ours), Verdict::Remove);
+    }
+
+    #[test]
+    fn the_lock_of_an_open_upload_is_seen_by_another_open_file() {
+        let path = std::env::temp_dir().join(format!("uploads-lock-{}", std::process::id()));
+        let file = fs::File::create(&path).unwrap();
+        let tmp = TempFile::new(path.clone(), &file);
+        assert_eq!(test_lock(&path).0, Lock::Held);
+        drop(file);
+        let (lock, held) = test_lock(&path);
+        assert_eq!(lock, Lock::Free);
+        // While the clean-up holds the lock, a writer cannot take it.
+        let again = fs::File::open(&path).unwrap();
+        assert!(!crate::sys::try_lock_exclusive(again.as_fd()).unwrap());
+        drop(held);
+        drop(tmp);
+        assert!(
+            !path.exists(),
+            "an armed temporary file is removed when dropped"
+        );
     }
 
     #[test]

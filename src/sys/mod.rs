@@ -12,6 +12,8 @@
 //! - `recv(2)` with `MSG_DONTWAIT`: a read that does not wait, on a socket that otherwise
 //!   blocks (std sets non-blocking mode only for every call on the socket at once, which would
 //!   cost two `ioctl`s per switch).
+//! - `flock(2)` (`flock.rs`): an upload's temporary file is locked while it is written, so that
+//!   other servers sharing the folder can tell it from one whose writer died.
 //! - `setsockopt(2)` for `TCP_DEFER_ACCEPT` (Linux), and `listen(2)` again for a longer accept
 //!   queue than std's 128, neither of which std offers.
 //!
@@ -20,15 +22,17 @@
 //!
 //! Out of scope: anything std already offers safely (sockets, files, timeouts).
 //!
-//! This file has `poll`, `recv`, `sendfile`, `setsockopt` and `listen`; `epoll.rs` and
-//! `signal.rs` have the rest.
+//! This file has `poll`, `recv`, `sendfile`, `setsockopt` and `listen`; `epoll.rs`,
+//! `flock.rs` and `signal.rs` have the rest.
 
 #[cfg(target_os = "linux")]
 mod epoll;
+mod flock;
 mod signal;
 
 #[cfg(target_os = "linux")]
 pub use epoll::{Epoll, EpollEvent};
+pub use flock::try_lock_exclusive;
 pub use signal::{Signal, TerminationSignals};
 
 use std::ffi::{c_int, c_short, c_void};

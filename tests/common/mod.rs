@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod process;
+
 use http_server::{Config, Handle};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

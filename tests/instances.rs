@@ -1,0 +1,167 @@
+//! Several instances over one folder, as behind a load balancer or in containers sharing a
+//! volume: start-up never removes another instance's upload in progress, does remove a killed
+//! one's, and two instances writing one name leave one whole body that both serve alike.
+//!
+//! The namespace tests run the second instance in its own PID namespace (`unshare --pid`, which
+//! needs root, as in CI); where that is not possible they say so and return.
+
+mod common;
+
+use common::process::{temp_files, wait_for_upload_start, Proc};
+use common::{read_response, TempDir};
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+const OTHER_PID_NAMESPACE: &[&str] =
+    &["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"];
+
+fn can_unshare() -> bool {
+    let ok = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: `unshare --pid` is not available here (it needs root)");
+    }
+    ok
+}
+
+fn data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 13 % 251) as u8).collect()
+}
+
+#[test]
+fn an_instance_in_another_pid_namespace_leaves_a_live_upload_alone() {
+    // The bug of issue 12: B, in its own PID namespace, found no process with A's PID, removed
+    // A's temporary file, and A answered its PUT with 404.
+    if !can_unshare() {
+        return;
+    }
+    let dir = TempDir::new("instances-live");
+    std::fs::write(dir.path().join("doc"), b"old").unwrap();
+    let a = Proc::start(dir.path(), &[]);
+    let body = data(1 << 20);
+    let mut s = a.connect();
+    write!(
+        s,
+        "PUT /files/doc HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body[..1000]).unwrap();
+    wait_for_upload_start(dir.path());
+    let mut b = Proc::start_under(OTHER_PID_NAMESPACE, dir.path(), &[]);
+    let note = b.wait_log("unfinished upload");
+    assert!(note.contains("removed 0"), "{note}");
+    assert!(note.contains("left 1"), "{note}");
+    assert_eq!(temp_files(dir.path()).len(), 1);
+    s.write_all(&body[1000..]).unwrap();
+    let r = read_response(&mut s, false);
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_eq!(std::fs::read(dir.path().join("doc")).unwrap(), body);
+    assert!(temp_files(dir.path()).is_empty());
+    drop(b);
+}
+
+#[test]
+fn an_instance_in_another_pid_namespace_removes_a_killed_instances_upload() {
+    if !can_unshare() {
+        return;
+    }
+    let dir = TempDir::new("instances-killed");
+    std::fs::write(dir.path().join("doc"), b"old").unwrap();
+    let mut a = Proc::start(dir.path(), &[]);
+    let mut s = a.connect();
+    s.write_all(b"PUT /files/doc HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc")
+        .unwrap();
+    wait_for_upload_start(dir.path());
+    a.signal("KILL");
+    assert!(!a.wait_exit().success());
+    let names = temp_files(dir.path());
+    assert_eq!(names.len(), 1, "a killed upload leaves its file");
+    // Its writer is gone, but its PID means nothing in B's namespace: what tells B is the free
+    // lock on a file untouched for a while (made to look a minute old rather than waiting).
+    let left = std::fs::File::options()
+        .write(true)
+        .open(dir.path().join(&names[0]))
+        .unwrap();
+    left.set_modified(SystemTime::now() - Duration::from_secs(60))
+        .unwrap();
+    drop(left);
+    let mut b = Proc::start_under(OTHER_PID_NAMESPACE, dir.path(), &[]);
+    let note = b.wait_log("unfinished upload");
+    assert!(note.contains("removed 1"), "{note}");
+    assert!(temp_files(dir.path()).is_empty());
+    assert_eq!(std::fs::read(dir.path().join("doc")).unwrap(), b"old");
+}
+
+#[test]
+fn a_second_instance_on_one_host_leaves_a_live_upload_alone() {
+    // The same without a namespace (no root needed): same host, the owner's PID is running and
+    // its lock is held.
+    let dir = TempDir::new("instances-same-host");
+    let a = Proc::start(dir.path(), &[]);
+    let mut s = a.connect();
+    s.write_all(b"PUT /files/doc HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nabc")
+        .unwrap();
+    wait_for_upload_start(dir.path());
+    let mut b = Proc::start(dir.path(), &[]);
+    let note = b.wait_log("unfinished upload");
+    assert!(
+        note.contains("removed 0") && note.contains("left 1"),
+        "{note}"
+    );
+    s.write_all(b"def").unwrap();
+    assert_eq!(read_response(&mut s, false).status, 201);
+    assert_eq!(std::fs::read(dir.path().join("doc")).unwrap(), b"abcdef");
+}
+
+#[test]
+fn two_instances_storing_one_name_leave_one_whole_body_served_alike_by_both() {
+    let dir = TempDir::new("instances-race");
+    let a = Proc::start(dir.path(), &[]);
+    let b = Proc::start(dir.path(), &[]);
+    let bodies = [data(2 << 20), vec![b'b'; 3 << 20]];
+    for round in 0..3 {
+        let writers: Vec<_> = bodies
+            .iter()
+            .cloned()
+            .zip([a.addr, b.addr])
+            .map(|(body, addr)| {
+                std::thread::spawn(move || {
+                    let mut s = common::connect(addr);
+                    write!(
+                        s,
+                        "PUT /files/race HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    )
+                    .unwrap();
+                    for piece in body.chunks(64 * 1024) {
+                        s.write_all(piece).unwrap();
+                    }
+                    read_response(&mut s, false).status
+                })
+            })
+            .collect();
+        for w in writers {
+            let status = w.join().unwrap();
+            assert!(status == 201 || status == 204, "round {round}: {status}");
+        }
+        let mut etags = Vec::new();
+        for p in [&a, &b] {
+            let mut s = p.connect();
+            s.write_all(b"GET /files/race HTTP/1.1\r\nHost: h\r\n\r\n")
+                .unwrap();
+            let r = read_response(&mut s, false);
+            assert_eq!(r.status, 200);
+            assert!(
+                bodies.contains(&r.body),
+                "round {round}: a mix of the two bodies"
+            );
+            etags.push(r.header("etag").unwrap().to_string());
+        }
+        assert_eq!(etags[0], etags[1], "both instances give the file one ETag");
+        assert!(temp_files(dir.path()).is_empty());
+    }
+}
