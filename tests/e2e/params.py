@@ -18,7 +18,9 @@ CURL_SOURCE = "127.0.0.5"  # the HTTP/2 clients (curl) connect from here
 PYTHON_SOURCE = "127.0.0.6"  # the HTTP/1.1 clients (http.client) from here
 PROXY_ADDR = "127.0.0.1"  # nginx reaches the instances from here: their --trust-proxy
 
-RESTART_GAP = 1.0  # seconds from a SIGKILL to the start again
+# Seconds from a SIGKILL to the start again. Short, as a supervisor restarts a crashed
+# container: the new instance then meets the dead one's temporary files younger than 5 s.
+RESTART_GAP = float(os.environ.get("E2E_RESTART_GAP", "1"))
 REJOIN = 3.0  # seconds an instance is back before the other one stops (nginx fail_timeout 2 s)
 CLEANUP_AGE = 5.5  # a dead instance's unlocked temporary file goes once older than 5 s
 

@@ -64,7 +64,8 @@ def percentile(values, p):
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
-def summary(run, stats, excused_ids):
+def summary(run, stats, excused):
+    """`excused`: request id -> why its failure is allowed."""
     kinds = ["GET h2", "GET h1", "PUT h2", "PUT h1", "GET", "PUT"]
     print()
     print(f"## e2e summary (seed {SEED}, {run['load_s']:.1f} s of load, "
@@ -81,15 +82,15 @@ def summary(run, stats, excused_ids):
         ms = [r["ms"] for r in ok]
         label = k if " " in k else f"all {k}"
         print(f"| {label} | {len(rows)} | {len(ok)} | {sum(1 for r in ok if r['status'] == 404)} "
-              f"| {len(rows) - len(ok)} | {sum(1 for r in rows if r['id'] in excused_ids)} "
+              f"| {len(rows) - len(ok)} | {sum(1 for r in rows if r['id'] in excused)} "
               f"| {up:.1f} | {down:.1f} | {percentile(ms, 50):.1f} | {percentile(ms, 99):.1f} |")
     print()
     fails = {}
     for r in stats.rows:
         if r["fail"] is not None:
-            key = (r["kind"], r["fail"], "excused" if r["id"] in excused_ids else "NOT excused")
+            key = (r["kind"], r["fail"], excused.get(r["id"], "NOT excused"))
             fails[key] = fails.get(key, 0) + 1
-    print("| failure | excused? | count |")
+    print("| failure | excused because | count |")
     print("|---|---|---|")
     for (kind, what, ex), n in sorted(fails.items()):
         print(f"| {kind}: {what} | {ex} | {n} |")
