@@ -219,7 +219,7 @@ class Run:
             codes.append(inst.wait(20))
         self.check("A and B exit 0 on the final SIGTERM", codes == [0, 0], f"exit codes {codes}")
         self.before_sweep = len(report.leftover_uploads(self.dirs["shared"]))
-        last_kill = max(t for t, what in self.events if what.startswith("SIGKILL"))
+        last_kill = max((t for t, what in self.events if what.startswith("SIGKILL")), default=0)
         wait = last_kill + CLEANUP_AGE - time.monotonic()
         if wait > 0:
             time.sleep(wait)
@@ -310,7 +310,11 @@ def main():
     def deadline(_sig, _frame):
         raise TimeoutError(f"the run passed its hard deadline of {HARD_DEADLINE:g} s")
 
+    def terminated(_sig, _frame):
+        raise SystemExit("e2e: SIGTERM, stopping what it started")  # the finally below runs
+
     signal.signal(signal.SIGALRM, deadline)
+    signal.signal(signal.SIGTERM, terminated)
     signal.alarm(int(HARD_DEADLINE))
     began = time.monotonic()
     run = Run(check)
