@@ -122,6 +122,12 @@ class Run:
                            capture_output=True, text=True, timeout=10)
         self.check("TLS without the server's name is refused in the handshake",
                    r.returncode != 0, r.stderr.strip()[:90])
+        # 4 GiB + 1 declared: nginx refuses it before reading a byte, as --max-upload would.
+        rc, code, _, _, err = clients.curl(["--http1.1", "-X", "PUT", "--data-binary", "",
+                                            "-H", "Content-Length: 4294967297"],
+                                           clients.url("/files/huge"), os.devnull)
+        self.check("an upload declared over 4 GiB gets 413 from nginx", code == 413,
+                   f"curl exit {rc}, {code} {err}")
         rc, code, _, _, err = clients.curl([], clients.url("/health"), os.devnull)
         self.check("GET /health through nginx", code in (200, 404) if rc == 0 else False,
                    f"{code}{' (no /health in this build)' if code == 404 else ''}")
