@@ -103,8 +103,98 @@ pub struct Config {
     /// List dot files too (`--show-hidden`). They are served by name either way.
     pub show_hidden: bool,
     /// Refuse every write (PUT, POST, DELETE) with 403, and say so in listings so that the page
-    /// hides its write controls. No flag sets it yet; the access-control work will.
+    /// hides its write controls (`--read-only`).
     pub read_only: bool,
+    /// Users and their passwords (`--auth`, `--auth-read`, `--auth-file`).
+    pub users: Vec<UserEntry>,
+    /// What a client without credentials may do (`--anonymous`); `None`: the default, which
+    /// depends on the users and the address (see `access`).
+    pub anonymous: Option<Rights>,
+    /// Host names accepted besides loopback names and addresses (`--allow-host`).
+    pub allow_hosts: Vec<String>,
+    /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (`--trust-proxy`).
+    pub trust_proxy: Vec<Cidr>,
+}
+
+/// What a client may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rights {
+    None,
+    Read,
+    /// Read and write.
+    Write,
+}
+
+/// One configured user, as given: the password is plain (`--auth`) or a stored hash line
+/// (`pbkdf2-sha256$...`), checked when the server is built.
+#[derive(Clone)]
+pub struct UserEntry {
+    pub name: String,
+    pub password: String,
+    pub rights: Rights,
+}
+
+impl std::fmt::Debug for UserEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password, not even in a debug print.
+        write!(f, "UserEntry({:?}, {:?})", self.name, self.rights)
+    }
+}
+
+/// An address or a network (`10.0.0.0/8`, `::1`, `fd00::/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `ADDR` or `ADDR/PREFIX`.
+    ///
+    /// # Errors
+    /// A message for the user.
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or network"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => match p.parse::<u8>() {
+                Ok(n) if n <= max => n,
+                _ => return Err(format!("{s:?}: the prefix length must be 0 to {max}")),
+            },
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// Whether `ip` lies in this network. An IPv4 address mapped into IPv6 (`::ffff:a.b.c.d`,
+    /// as a dual-stack listener sees IPv4 peers) is compared as IPv4.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Default for Config {
@@ -131,6 +221,10 @@ impl Default for Config {
             listing: true,
             show_hidden: false,
             read_only: false,
+            users: Vec::new(),
+            anonymous: None,
+            allow_hosts: Vec::new(),
+            trust_proxy: Vec::new(),
         }
     }
 }
@@ -162,5 +256,42 @@ impl Config {
         }
         self.directory = Some(canonical);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_parse_and_contain() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("127.0.0.1", "127.0.0.1", true),
+            ("127.0.0.1", "127.0.0.2", false),
+            ("10.0.0.0/8", "10.200.3.4", true),
+            ("10.0.0.0/8", "11.0.0.1", false),
+            ("0.0.0.0/0", "8.8.8.8", true),
+            ("192.168.1.0/24", "::ffff:192.168.1.9", true),
+            ("::1", "::1", true),
+            ("fd00::/8", "fd12::1", true),
+            ("fd00::/8", "fe80::1", false),
+            ("::/0", "2001:db8::1", true),
+            ("::/0", "1.2.3.4", false),
+        ];
+        for (net, ip, want) in cases {
+            let c = Cidr::parse(net).unwrap();
+            assert_eq!(c.contains(ip.parse().unwrap()), *want, "{net} {ip}");
+        }
+        for bad in [
+            "",
+            "x",
+            "10.0.0.0/33",
+            "::/129",
+            "1.2.3.4/",
+            "1.2.3.4/-1",
+            "host/8",
+        ] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
     }
 }

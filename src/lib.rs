@@ -40,12 +40,20 @@ use std::io;
 /// # Errors
 /// `InvalidInput` for a bad `--directory`, and the bind error (address in use, say).
 pub fn bind(config: Config) -> io::Result<Server> {
-    let server = Server::bind_with_handler(config, router::respond)?;
+    let app = app::App::new(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let notes = app.access.startup_notes();
+    let server = Server::bind_with_handler(
+        config,
+        Box::new(move |x, head, body| router::respond(&app, x, head, body)),
+    )?;
     // Only once the port is ours: a second server that fails to bind must not touch the
     // uploads in progress of the one already running on this directory.
     let log = Logger {
         quiet: server.config().quiet,
     };
+    for note in notes {
+        log.info(format_args!("{note}"));
+    }
     if let Some(dir) = &server.config().directory {
         match files::remove_stale_uploads(dir, server.config().stale_upload_age) {
             Ok(done) if done.removed == 0 && done.kept == 0 => {}

@@ -1,7 +1,9 @@
 //! Reads argv, builds the `Config`, and runs the server. A usage error exits with status 2, a
 //! start-up error (bad directory, port in use) with status 1.
 
-use http_server::config::{self, Config};
+use http_server::access::crypto::password::{PasswordHash, DEFAULT_ITERATIONS};
+use http_server::access::users;
+use http_server::config::{self, Cidr, Config, Rights, UserEntry};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +36,17 @@ Options:
   --no-sendfile              copy file bodies through a buffer instead of sendfile(2)
   --no-listing               answer folders with 404 instead of a listing
   --read-only                refuse PUT, POST and DELETE with 403
+  --auth USER:PASSWORD       a user who may read and write (repeatable)
+  --auth-read USER:PASSWORD  a user who may only read (repeatable)
+  --auth-file FILE           users, one a line: USER:PASSWORD or USER:PASSWORD:read, where
+                             PASSWORD may be a hash from --hash-password; the file must not
+                             be readable by others than its owner
+  --anonymous none|read|write  what a client without credentials may do (default: none with
+                             users; else write on loopback, read on other addresses)
+  --allow-host NAME          a host name this server answers for (repeatable); on loopback
+                             other names get 421, elsewhere this restricts names to the list
+  --trust-proxy ADDR[/BITS]  believe X-Forwarded-For and -Proto from these peers (repeatable)
+  --hash-password            read a password from standard input, print its hash, exit
   --show-hidden              list dot files too (they are served by name either way)
   --date                     send a Date header (off by default)
   --quiet                    no per-connection or per-request log lines
@@ -42,14 +55,24 @@ Options:
 ";
 
 fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(c)) => c,
+    let (mut config, auth_files) = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(Args::Serve(c, files))) => (*c, files),
+        Ok(Some(Args::HashPassword)) => return hash_password(),
         Ok(None) => return ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("http-server: {msg}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
+    for path in auth_files {
+        match users::read_file(&path) {
+            Ok(entries) => config.users.extend(entries),
+            Err(msg) => {
+                eprintln!("http-server: {msg}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     match http_server::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -59,9 +82,42 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--hash-password`: reads one line from standard input and prints its stored form.
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("http-server: reading the password: {e}");
+        return ExitCode::from(1);
+    }
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        eprintln!("http-server: the password is empty");
+        return ExitCode::from(1);
+    }
+    match PasswordHash::new(password.as_bytes(), DEFAULT_ITERATIONS) {
+        Ok(hash) => {
+            println!("{}", hash.to_line());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("http-server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// What the arguments ask for.
+enum Args {
+    /// Serve with this configuration, once these `--auth-file`s are read in.
+    Serve(Box<Config>, Vec<PathBuf>),
+    HashPassword,
+}
+
 /// Parses the arguments; `Ok(None)` when help or version was printed.
-fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut c = Config::default();
+    let mut auth_files = Vec::new();
     let mut port = config::DEFAULT_PORT;
     let mut ip = config::DEFAULT_BIND;
     let mut max_connections = None;
@@ -117,6 +173,22 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, Stri
             "--no-listing" if inline.is_none() => c.listing = false,
             "--read-only" if inline.is_none() => c.read_only = true,
             "--show-hidden" if inline.is_none() => c.show_hidden = true,
+            "--auth" => c.users.push(user(&flag, &value(&flag)?, Rights::Write)?),
+            "--auth-read" => c.users.push(user(&flag, &value(&flag)?, Rights::Read)?),
+            "--auth-file" => auth_files.push(PathBuf::from(value(&flag)?)),
+            "--anonymous" => {
+                c.anonymous = Some(match value(&flag)?.as_str() {
+                    "none" => Rights::None,
+                    "read" => Rights::Read,
+                    "write" => Rights::Write,
+                    v => return Err(format!("--anonymous: '{v}' is not none, read or write")),
+                });
+            }
+            "--allow-host" => c.allow_hosts.push(host_name(&value(&flag)?)?),
+            "--trust-proxy" => c
+                .trust_proxy
+                .push(Cidr::parse(&value(&flag)?).map_err(|e| format!("--trust-proxy: {e}"))?),
+            "--hash-password" if inline.is_none() => return Ok(Some(Args::HashPassword)),
             _ => return Err(format!("unknown option '{arg}'")),
         }
     }
@@ -125,7 +197,24 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, Stri
         return Err("--max-request-line cannot exceed --max-head-bytes".into());
     }
     c.addr = SocketAddr::new(ip, port);
-    Ok(Some(c))
+    Ok(Some(Args::Serve(Box::new(c), auth_files)))
+}
+
+fn user(flag: &str, v: &str, rights: Rights) -> Result<UserEntry, String> {
+    users::parse_flag(v, rights).map_err(|e| format!("{flag}: {e}"))
+}
+
+/// A name for `--allow-host`: letters, digits, dots and dashes (an IP address needs no entry).
+fn host_name(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty()
+        && v.len() <= 253
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if ok {
+        Ok(v.trim_end_matches('.').to_ascii_lowercase())
+    } else {
+        Err(format!("--allow-host: '{v}' is not a host name"))
+    }
 }
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {

@@ -61,9 +61,9 @@ fn echo_and_user_agent_allocate_nothing_per_request() {
     .unwrap();
     let mut s = TcpStream::connect(handle.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let echo = b"GET /echo/pineapple HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n";
+    let echo = b"GET /echo/pineapple HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n";
     let echo_answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 9\r\n\r\npineapple";
-    let ua = b"GET /user-agent HTTP/1.1\r\nHost: h\r\nUser-Agent: curl/8.0\r\n\r\n";
+    let ua = b"GET /user-agent HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl/8.0\r\n\r\n";
     let ua_answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: User-Agent, Accept-Encoding\r\nContent-Length: 8\r\n\r\ncurl/8.0";
     for _ in 0..20 {
         round_trip(&mut s, echo, echo_answer);

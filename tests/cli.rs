@@ -94,10 +94,19 @@ fn start_logging_server(args: &[&str]) -> (Child, u16, BufReader<ChildStderr>) {
         .spawn()
         .unwrap();
     let mut log = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    log.read_line(&mut line).unwrap();
-    assert!(line.contains("listening on 127.0.0.1:"), "{line}");
-    (child, port, log)
+    // Start-up notes (what anonymous clients may do) may come first.
+    let mut seen = String::new();
+    for _ in 0..5 {
+        let mut line = String::new();
+        log.read_line(&mut line).unwrap();
+        seen.push_str(&line);
+        if line.contains("listening on 127.0.0.1:") {
+            return (child, port, log);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("no start-up line: {seen}");
 }
 
 #[test]
@@ -106,7 +115,7 @@ fn starts_serves_and_logs_requests_without_control_characters() {
     let mut line = String::new();
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET /echo/%1b[2J\x1b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /echo/%1b[2J\x1b HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut answer = Vec::new();
     s.read_to_end(&mut answer).unwrap();
@@ -116,7 +125,7 @@ fn starts_serves_and_logs_requests_without_control_characters() {
         String::from_utf8_lossy(&answer)
     );
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(b"GET /echo/%1b%5b2J HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /echo/%1b%5b2J HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut answer = Vec::new();
     s.read_to_end(&mut answer).unwrap();
@@ -154,7 +163,7 @@ fn log_lines_from_concurrent_workers_never_interleave() {
                 for i in 0..REQUESTS {
                     let text = format!("c{c}-r{i}-{}", "x".repeat(i * 7));
                     // One write: a request in pieces would wait on Nagle and delayed ACKs.
-                    let request = format!("GET /echo/{text} HTTP/1.1\r\nHost: h\r\n\r\n");
+                    let request = format!("GET /echo/{text} HTTP/1.1\r\nHost: localhost\r\n\r\n");
                     s.write_all(request.as_bytes()).unwrap();
                     let r = common::read_response(&mut s, false);
                     assert_eq!(r.status, 200);
@@ -207,7 +216,7 @@ fn fetch(port: u16, target: &str) -> String {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(
         s,
-        "GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+        "GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut answer = Vec::new();
@@ -245,7 +254,7 @@ fn listing_flags_reach_the_server() {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.write_all(
-        b"PUT /files/new HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx",
+        b"PUT /files/new HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx",
     )
     .unwrap();
     let mut answer = String::new();
@@ -255,4 +264,188 @@ fn listing_flags_reach_the_server() {
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn access_flags_are_checked_at_start_up() {
+    for args in [
+        &["--anonymous", "maybe"][..],
+        &["--trust-proxy", "nonsense"],
+        &["--trust-proxy", "10.0.0.0/40"],
+        &["--allow-host", "a b"],
+        &["--auth", "nocolon"],
+        &["--auth-read"],
+        &["--hash-password=1"],
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    // Users that cannot be right: exit 1 with the reason.
+    for (args, want) in [
+        (&["--auth", "alice:"][..], "empty password"),
+        (&["--auth", "a:x", "--auth-read", "a:y"], "given twice"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["--port", "0"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+fn auth_file(tag: &str, text: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::temp_dir().join(format!("http-server-auth-{tag}-{}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+#[test]
+fn an_auth_file_others_may_read_is_refused() {
+    let path = auth_file("open", "alice:secret\n", 0o644);
+    let out = Command::new(BIN)
+        .args(["--port", "0", "--auth-file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mode 644") && err.contains("chmod 600"),
+        "{err}"
+    );
+    let bad = auth_file("bad", "# users\nalice:pbkdf2-sha256$12$!!$??\n", 0o600);
+    let out = Command::new(BIN)
+        .args(["--port", "0", "--auth-file"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("alice"));
+    std::fs::remove_file(path).unwrap();
+    std::fs::remove_file(bad).unwrap();
+}
+
+/// `Authorization` for `user:password`, encoded with a tiny base64 of the test's own.
+fn basic(pair: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::from("Basic ");
+    for chunk in pair.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_hashed_password_from_hash_password_logs_in_and_the_log_names_the_user() {
+    let mut child = Command::new(BIN)
+        .arg("--hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap();
+    let hash = hash.trim();
+    assert!(hash.starts_with("pbkdf2-sha256$600000$"), "{hash}");
+    let path = auth_file("hashed", &format!("alice:{hash}\nbob:plain:read\n"), 0o600);
+    let (mut server, port, mut log) =
+        start_logging_server(&["--auth-file", path.to_str().unwrap()]);
+    let ask = |auth: &str| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET /echo/hi HTTP/1.1\r\nHost: localhost\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    assert!(ask(&basic("alice:correct horse")).starts_with("HTTP/1.1 200"));
+    // Again: from the login cache this time; the answer is the same.
+    assert!(ask(&basic("alice:correct horse")).starts_with("HTTP/1.1 200"));
+    assert!(ask(&basic("alice:correct horsE")).starts_with("HTTP/1.1 401"));
+    assert!(ask(&basic("bob:plain")).starts_with("HTTP/1.1 200"));
+    let mut logged = String::new();
+    let mut line = String::new();
+    while !logged.contains("user=bob") {
+        line.clear();
+        if log.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        logged.push_str(&line);
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(
+        logged.contains(" user=alice \"GET /echo/hi\" 200"),
+        "{logged}"
+    );
+    assert!(
+        logged.contains(" user=bob \"GET /echo/hi\" 200"),
+        "{logged}"
+    );
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_log_shows_the_forwarded_client() {
+    let (mut server, port, mut log) = start_logging_server(&["--trust-proxy", "127.0.0.1"]);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        b"GET /echo/a HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 1.1.1.1, 203.0.113.7\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let mut line = String::new();
+    while !line.contains("/echo/a") {
+        line.clear();
+        if log.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(line.contains("Z 203.0.113.7 \"GET /echo/a\" 200"), "{line}");
+}
+
+#[test]
+fn beyond_loopback_the_start_up_log_says_what_anonymous_clients_may_do() {
+    let dir = common::TempDir::new("cli-notes");
+    let mut p = common::process::Proc::start(dir.path(), &["--bind", "0.0.0.0"]);
+    let note = p.wait_log("anonymous clients may only read");
+    assert!(note.contains("--auth"), "{note}");
+    drop(p);
+    let mut p =
+        common::process::Proc::start(dir.path(), &["--bind", "0.0.0.0", "--auth", "alice:secret"]);
+    p.wait_log("every request needs a user name and password");
+    let warning = p.wait_log("warning: Basic credentials");
+    assert!(warning.contains("TLS"), "{warning}");
 }

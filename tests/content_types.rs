@@ -6,7 +6,7 @@ mod common;
 use common::*;
 
 fn get(srv: &TestServer, path: &str, extra: &str) -> Response {
-    srv.request(format!("GET {path} HTTP/1.1\r\nHost: h\r\n{extra}\r\n").as_bytes())
+    srv.request(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n").as_bytes())
 }
 
 #[test]
@@ -67,11 +67,13 @@ fn every_files_answer_says_no_cache() {
         (get(&srv, "/files/d", ""), 301),
         (get(&srv, "/files/a%2fb", ""), 400),
         (
-            srv.request(b"PUT /files/new HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx"),
+            srv.request(
+                b"PUT /files/new HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\nx",
+            ),
             201,
         ),
         (
-            srv.request(b"DELETE /files/new HTTP/1.1\r\nHost: h\r\n\r\n"),
+            srv.request(b"DELETE /files/new HTTP/1.1\r\nHost: localhost\r\n\r\n"),
             204,
         ),
     ];

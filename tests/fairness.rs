@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
+use http_server::app::render::Viewer;
 use http_server::app::router;
+use http_server::engine::shared::Exchange;
 use http_server::engine::socket::Socket;
 use http_server::http::body::BodyReader;
 use http_server::http::error::Error;
@@ -33,7 +35,7 @@ fn slow_and_silent_clients_do_not_starve_a_normal_one() {
         s.write_all(b"s").unwrap();
     }
     let started = Instant::now();
-    let r = srv.request(b"GET /echo/fast HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = srv.request(b"GET /echo/fast HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.body, b"fast");
     // Well inside the header timeout: the slow clients hold no worker while they dawdle.
     assert!(
@@ -50,8 +52,10 @@ fn keep_alive_connections_outnumbering_workers_are_all_served() {
     let mut conns: Vec<TcpStream> = (0..50).map(|_| srv.connect()).collect();
     for round in 0..3 {
         for (i, s) in conns.iter_mut().enumerate() {
-            s.write_all(format!("GET /echo/{round}-{i} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
-                .unwrap();
+            s.write_all(
+                format!("GET /echo/{round}-{i} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes(),
+            )
+            .unwrap();
         }
         for (i, s) in conns.iter_mut().enumerate() {
             assert_eq!(read_response(s, false).text(), format!("{round}-{i}"));
@@ -64,7 +68,7 @@ fn idle_connections_wait_off_the_queue_and_wake_when_a_request_comes() {
     let srv = server_with(|c| c.threads = 2);
     let mut conns: Vec<TcpStream> = (0..20).map(|_| srv.connect()).collect();
     for s in &mut conns {
-        s.write_all(b"GET /echo/first HTTP/1.1\r\nHost: h\r\n\r\n")
+        s.write_all(b"GET /echo/first HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .unwrap();
         assert_eq!(read_response(s, false).body, b"first");
     }
@@ -77,7 +81,7 @@ fn idle_connections_wait_off_the_queue_and_wake_when_a_request_comes() {
     assert_eq!(srv.handle.parked(), 20);
     // A request on any of them is still answered.
     for (i, s) in conns.iter_mut().enumerate().rev() {
-        s.write_all(format!("GET /echo/{i} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+        s.write_all(format!("GET /echo/{i} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
             .unwrap();
         assert_eq!(read_response(s, false).text(), i.to_string());
     }
@@ -94,7 +98,8 @@ fn parked_connections_still_meet_their_deadlines() {
     // they wait in the parking lot, where their deadlines must still be kept.
     let mut idle: Vec<TcpStream> = (0..10).map(|_| srv.connect()).collect();
     for s in &mut idle {
-        s.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
         assert_eq!(read_response(s, false).status, 200);
     }
     let mut partial: Vec<TcpStream> = (0..10).map(|_| srv.connect()).collect();
@@ -116,14 +121,18 @@ fn parked_connections_still_meet_their_deadlines() {
 }
 
 fn panicking<'h>(
-    config: &Config,
+    x: &mut Exchange<'_>,
     head: &'h Head,
     body: &mut BodyReader<'_, Socket>,
 ) -> Result<Response<'h>, Error> {
     if head.target() == b"/panic" {
         panic!("a handler bug, on purpose");
     }
-    router::dispatch(config, head, body)
+    let viewer = Viewer {
+        can_write: true,
+        offer_login: false,
+    };
+    router::dispatch(x.config, viewer, false, head, body)
 }
 
 #[test]
@@ -134,13 +143,13 @@ fn a_panicking_handler_costs_one_request_not_a_worker() {
         quiet: true,
         ..Config::default()
     };
-    let handle = Server::bind_with_handler(config, panicking)
+    let handle = Server::bind_with_handler(config, Box::new(panicking))
         .unwrap()
         .spawn()
         .unwrap();
     for _ in 0..10 {
         let mut s = connect(handle.addr());
-        s.write_all(b"GET /panic HTTP/1.1\r\nHost: h\r\n\r\n")
+        s.write_all(b"GET /panic HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .unwrap();
         let r = read_response(&mut s, false);
         assert_eq!(
@@ -153,9 +162,9 @@ fn a_panicking_handler_costs_one_request_not_a_worker() {
     // Both workers are still there: two connections are served at the same time.
     let mut a = connect(handle.addr());
     let mut b = connect(handle.addr());
-    a.write_all(b"GET /echo/a HTTP/1.1\r\nHost: h\r\n\r\n")
+    a.write_all(b"GET /echo/a HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
-    b.write_all(b"GET /echo/b HTTP/1.1\r\nHost: h\r\n\r\n")
+    b.write_all(b"GET /echo/b HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut b, false).body, b"b");
     assert_eq!(read_response(&mut a, false).body, b"a");

@@ -8,12 +8,12 @@ use std::io::Write;
 use std::os::unix::fs::symlink;
 
 fn get(srv: &TestServer, path: &str, extra: &str) -> Response {
-    srv.request(format!("GET {path} HTTP/1.1\r\nHost: h\r\n{extra}\r\n").as_bytes())
+    srv.request(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n").as_bytes())
 }
 
 fn upload(srv: &TestServer, method: &str, name: &str, body: &[u8]) -> Response {
     let mut raw = format!(
-        "{method} /files/{name} HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        "{method} /files/{name} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .into_bytes();
@@ -51,8 +51,9 @@ fn no_name_trick_reaches_outside_the_directory() {
     ];
     for name in tricks {
         for method in ["GET", "HEAD", "DELETE"] {
-            let r = srv
-                .request(format!("{method} /files/{name} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
+            let r = srv.request(
+                format!("{method} /files/{name} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes(),
+            );
             assert!(
                 r.status == 400 || r.status == 404,
                 "{method} {name}: {}",
@@ -84,7 +85,7 @@ fn no_name_trick_reaches_outside_the_directory() {
     assert_eq!(upload(&srv, "PUT", "..%252fsecret", b"literal").status, 201);
     assert_eq!(std::fs::read(srv.file("..%2fsecret")).unwrap(), b"literal");
     // Absolute-form with a traversal in it.
-    let r = srv.request(b"GET http://h/files/../secret HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = srv.request(b"GET http://h/files/../secret HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert!(r.status == 400 || r.status == 404);
 }
 
@@ -332,11 +333,13 @@ fn gzips_small_and_large_files_but_not_compressed_formats() {
 
     // HEAD gets the same framing headers, no body.
     let mut s = srv.connect();
-    s.write_all(b"HEAD /files/large.txt HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n\r\n")
-        .unwrap();
+    s.write_all(
+        b"HEAD /files/large.txt HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n",
+    )
+    .unwrap();
     let r = read_response(&mut s, true);
     assert_eq!(r.header("transfer-encoding"), Some("chunked"));
-    s.write_all(b"GET /echo/next HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"GET /echo/next HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut s, false).body, b"next");
 
@@ -358,10 +361,10 @@ fn put_creates_then_replaces_and_delete_removes() {
     let r = upload(&srv, "PUT", "doc", b"version 2");
     assert_eq!((r.status, r.reason.as_str()), (204, "No Content"));
     assert_eq!(std::fs::read(srv.file("doc")).unwrap(), b"version 2");
-    let r = srv.request(b"DELETE /files/doc HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = srv.request(b"DELETE /files/doc HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.status, 204);
     assert!(!srv.file("doc").exists());
-    let r = srv.request(b"DELETE /files/doc HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = srv.request(b"DELETE /files/doc HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.status, 404);
 }
 
@@ -369,7 +372,7 @@ fn put_creates_then_replaces_and_delete_removes() {
 fn put_preconditions_guard_against_lost_updates() {
     let srv = server();
     let mut raw =
-        b"PUT /files/once HTTP/1.1\r\nHost: h\r\nIf-None-Match: *\r\nContent-Length: 1\r\n\r\n1"
+        b"PUT /files/once HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: *\r\nContent-Length: 1\r\n\r\n1"
             .to_vec();
     assert_eq!(srv.request(&raw).status, 201);
     assert_eq!(
@@ -378,7 +381,7 @@ fn put_preconditions_guard_against_lost_updates() {
         "If-None-Match: * refuses to overwrite"
     );
     raw =
-        b"PUT /files/once HTTP/1.1\r\nHost: h\r\nIf-Match: \"stale\"\r\nContent-Length: 1\r\n\r\n2"
+        b"PUT /files/once HTTP/1.1\r\nHost: localhost\r\nIf-Match: \"stale\"\r\nContent-Length: 1\r\n\r\n2"
             .to_vec();
     assert_eq!(srv.request(&raw).status, 412);
     assert_eq!(std::fs::read(srv.file("once")).unwrap(), b"1");
@@ -389,8 +392,10 @@ fn a_client_that_leaves_mid_upload_changes_nothing() {
     let srv = server();
     std::fs::write(srv.file("precious"), b"original content").unwrap();
     let mut s = srv.connect();
-    s.write_all(b"POST /files/precious HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n")
-        .unwrap();
+    s.write_all(
+        b"POST /files/precious HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n\r\n",
+    )
+    .unwrap();
     s.write_all(&vec![b'z'; 300_000]).unwrap();
     drop(s);
     // The server notices the close, removes the temporary file and keeps the original. (The
@@ -427,7 +432,7 @@ fn concurrent_uploads_to_one_name_leave_one_whole_body() {
             std::thread::spawn(move || {
                 let mut s = connect(addr);
                 let head = format!(
-                    "PUT /files/race HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+                    "PUT /files/race HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
                     body.len()
                 );
                 s.write_all(head.as_bytes()).unwrap();
@@ -488,7 +493,7 @@ fn temporary_names_are_never_served_and_stale_ones_are_cleaned_at_start() {
     std::fs::write(&stale, b"half an upload").unwrap();
     let name = stale.file_name().unwrap().to_str().unwrap();
     let mut s = connect(handle.addr());
-    s.write_all(format!("GET /files/{name} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+    s.write_all(format!("GET /files/{name} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
         .unwrap();
     assert_eq!(read_response(&mut s, false).status, 404);
     drop(handle);
@@ -532,7 +537,7 @@ fn an_upload_whose_temporary_file_vanished_is_500_and_keeps_the_old_file() {
     let srv = server();
     std::fs::write(srv.file("keep"), b"old contents").unwrap();
     let mut s = srv.connect();
-    s.write_all(b"PUT /files/keep HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nnew")
+    s.write_all(b"PUT /files/keep HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nnew")
         .unwrap();
     let temp = {
         let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;

@@ -45,7 +45,7 @@ fn an_instance_in_another_pid_namespace_leaves_a_live_upload_alone() {
     let mut s = a.connect();
     write!(
         s,
-        "PUT /files/doc HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        "PUT /files/doc HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();
@@ -73,7 +73,7 @@ fn an_instance_in_another_pid_namespace_removes_a_killed_instances_upload() {
     std::fs::write(dir.path().join("doc"), b"old").unwrap();
     let mut a = Proc::start(dir.path(), &[]);
     let mut s = a.connect();
-    s.write_all(b"PUT /files/doc HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc")
+    s.write_all(b"PUT /files/doc HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\nabc")
         .unwrap();
     wait_for_upload_start(dir.path());
     a.signal("KILL");
@@ -103,7 +103,7 @@ fn a_second_instance_on_one_host_leaves_a_live_upload_alone() {
     let dir = TempDir::new("instances-same-host");
     let a = Proc::start(dir.path(), &[]);
     let mut s = a.connect();
-    s.write_all(b"PUT /files/doc HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nabc")
+    s.write_all(b"PUT /files/doc HTTP/1.1\r\nHost: localhost\r\nContent-Length: 6\r\n\r\nabc")
         .unwrap();
     wait_for_upload_start(dir.path());
     let mut b = Proc::start(dir.path(), &[]);
@@ -133,7 +133,7 @@ fn two_instances_storing_one_name_leave_one_whole_body_served_alike_by_both() {
                     let mut s = common::connect(addr);
                     write!(
                         s,
-                        "PUT /files/race HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+                        "PUT /files/race HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
                         body.len()
                     )
                     .unwrap();
@@ -151,7 +151,7 @@ fn two_instances_storing_one_name_leave_one_whole_body_served_alike_by_both() {
         let mut etags = Vec::new();
         for p in [&a, &b] {
             let mut s = p.connect();
-            s.write_all(b"GET /files/race HTTP/1.1\r\nHost: h\r\n\r\n")
+            s.write_all(b"GET /files/race HTTP/1.1\r\nHost: localhost\r\n\r\n")
                 .unwrap();
             let r = read_response(&mut s, false);
             assert_eq!(r.status, 200);

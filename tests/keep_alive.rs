@@ -12,13 +12,13 @@ fn serves_several_requests_on_one_connection() {
     let srv = server();
     let mut s = srv.connect();
     for word in ["banana", "grape", "mango"] {
-        s.write_all(format!("GET /echo/{word} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+        s.write_all(format!("GET /echo/{word} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
             .unwrap();
         let r = read_response(&mut s, false);
         assert_eq!(r.body, word.as_bytes());
         assert!(!r.has_header("connection"));
     }
-    s.write_all(b"GET /user-agent HTTP/1.1\r\nHost: h\r\nUser-Agent: x/1\r\n\r\n")
+    s.write_all(b"GET /user-agent HTTP/1.1\r\nHost: localhost\r\nUser-Agent: x/1\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut s, false).body, b"x/1");
 }
@@ -30,8 +30,10 @@ fn serves_two_interleaved_persistent_connections() {
     let mut b = srv.connect();
     for i in 0..3 {
         for (name, s) in [("a", &mut a), ("b", &mut b)] {
-            s.write_all(format!("GET /echo/{name}{i} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
-                .unwrap();
+            s.write_all(
+                format!("GET /echo/{name}{i} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes(),
+            )
+            .unwrap();
             assert_eq!(read_response(s, false).text(), format!("{name}{i}"));
         }
     }
@@ -41,7 +43,7 @@ fn serves_two_interleaved_persistent_connections() {
 fn closes_after_connection_close() {
     let srv = server();
     let mut s = srv.connect();
-    s.write_all(b"GET /echo/bye HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /echo/bye HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let started = Instant::now();
     let r = read_response(&mut s, false);
@@ -55,7 +57,7 @@ fn closes_after_connection_close() {
 fn connection_tokens_are_a_case_insensitive_list() {
     let srv = server();
     let mut s = srv.connect();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: TE, Close\r\n\r\n")
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: TE, Close\r\n\r\n")
         .unwrap();
     assert_eq!(
         read_response(&mut s, false).header("connection"),
@@ -89,7 +91,7 @@ fn reads_a_request_sent_one_byte_at_a_time() {
     let srv = server();
     let mut s = srv.connect();
     s.set_nodelay(true).unwrap();
-    for b in b"GET /echo/slow HTTP/1.1\r\nHost: h\r\nUser-Agent: t\r\n\r\n" {
+    for b in b"GET /echo/slow HTTP/1.1\r\nHost: localhost\r\nUser-Agent: t\r\n\r\n" {
         s.write_all(&[*b]).unwrap();
         sleep(Duration::from_millis(1));
     }
@@ -101,7 +103,7 @@ fn reads_a_post_body_split_over_several_writes() {
     let srv = server();
     let mut s = srv.connect();
     s.set_nodelay(true).unwrap();
-    s.write_all(b"POST /files/split HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\n")
+    s.write_all(b"POST /files/split HTTP/1.1\r\nHost: localhost\r\nContent-Length: 12\r\n")
         .unwrap();
     sleep(Duration::from_millis(20));
     s.write_all(b"\r\nhello").unwrap();
@@ -118,7 +120,7 @@ fn answers_pipelined_requests_in_order() {
     let srv = server();
     let mut s = srv.connect();
     s.write_all(
-        b"GET /echo/one HTTP/1.1\r\nHost: h\r\n\r\nPOST /files/p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET /echo/three HTTP/1.1\r\nHost: h\r\n\r\nHEAD /echo/four HTTP/1.1\r\nHost: h\r\n\r\nGET /echo/five HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET /echo/one HTTP/1.1\r\nHost: localhost\r\n\r\nPOST /files/p HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabcGET /echo/three HTTP/1.1\r\nHost: localhost\r\n\r\nHEAD /echo/four HTTP/1.1\r\nHost: localhost\r\n\r\nGET /echo/five HTTP/1.1\r\nHost: localhost\r\n\r\n",
     )
     .unwrap();
     assert_eq!(read_response(&mut s, false).body, b"one");
@@ -134,15 +136,15 @@ fn answers_pipelined_requests_in_order() {
 fn keeps_connection_after_404_and_405() {
     let srv = server();
     let mut s = srv.connect();
-    s.write_all(b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut s, false).status, 404);
-    s.write_all(b"DELETE /echo/x HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"DELETE /echo/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let r = read_response(&mut s, false);
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
-    s.write_all(b"GET /echo/still HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"GET /echo/still HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut s, false).body, b"still");
 }
@@ -151,11 +153,11 @@ fn keeps_connection_after_404_and_405() {
 fn a_small_unread_body_is_skipped_and_the_connection_kept() {
     let srv = server();
     let mut s = srv.connect();
-    s.write_all(b"POST /nope HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET /echo/next HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"POST /nope HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhelloGET /echo/next HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut s, false).status, 404);
     assert_eq!(read_response(&mut s, false).body, b"next");
-    s.write_all(b"POST /echo/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /echo/after HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"POST /echo/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /echo/after HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut s, false).status, 405);
     assert_eq!(read_response(&mut s, false).body, b"after");
@@ -165,7 +167,7 @@ fn a_small_unread_body_is_skipped_and_the_connection_kept() {
 fn a_large_unread_body_closes_the_connection() {
     let srv = server();
     let mut s = srv.connect();
-    s.write_all(b"POST /nope HTTP/1.1\r\nHost: h\r\nContent-Length: 100000000\r\n\r\nsome")
+    s.write_all(b"POST /nope HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000000\r\n\r\nsome")
         .unwrap();
     let r = read_response(&mut s, false);
     assert_eq!(r.status, 404);
@@ -177,7 +179,8 @@ fn a_large_unread_body_closes_the_connection() {
 fn closes_an_idle_connection_after_the_idle_timeout() {
     let srv = server_with(|c| c.idle_timeout = Duration::from_millis(300));
     let mut s = srv.connect();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     assert_eq!(read_response(&mut s, false).status, 200);
     let started = Instant::now();
     assert!(is_closed(&mut s), "an idle connection is closed quietly");
@@ -190,13 +193,13 @@ fn head_gets_get_headers_and_no_body() {
     let srv = server();
     std::fs::write(srv.file("h.txt"), b"0123456789").unwrap();
     let mut s = srv.connect();
-    s.write_all(b"HEAD /files/h.txt HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"HEAD /files/h.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let r = read_response(&mut s, true);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-length"), Some("10"));
     // The next response must start right away: no body bytes were sent.
-    s.write_all(b"GET /echo/z HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"GET /echo/z HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut s, false).body, b"z");
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 fn still_serves(srv: &TestServer) {
     assert_eq!(
-        srv.request(b"GET /echo/ok HTTP/1.1\r\nHost: h\r\n\r\n")
+        srv.request(b"GET /echo/ok HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .body,
         b"ok"
     );
@@ -19,9 +19,15 @@ fn still_serves(srv: &TestServer) {
 #[test]
 fn request_line_over_the_limit_is_414() {
     let srv = server_with(|c| c.max_request_line_bytes = 100);
-    let ok = format!("GET /echo/{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(70));
+    let ok = format!(
+        "GET /echo/{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(70)
+    );
     assert_eq!(srv.request(ok.as_bytes()).status, 200);
-    let long = format!("GET /echo/{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(100));
+    let long = format!(
+        "GET /echo/{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(100)
+    );
     let r = srv.request(long.as_bytes());
     assert_eq!((r.status, r.reason.as_str()), (414, "URI Too Long"));
     still_serves(&srv);
@@ -42,7 +48,7 @@ fn a_long_request_line_is_refused_before_it_ends() {
 fn head_over_the_limit_is_431() {
     let srv = server_with(|c| c.max_head_bytes = 1024);
     let big = format!(
-        "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: localhost\r\nX: {}\r\n\r\n",
         "v".repeat(1000)
     );
     let r = srv.request(big.as_bytes());
@@ -60,7 +66,7 @@ fn a_head_that_never_ends_is_refused_at_the_limit() {
     let mut s = srv.connect();
     // 20 KiB of header lines and no empty line: the server must answer once it holds 16 KiB,
     // not wait for the end. (Less than the linger cap, so no reset eats the answer.)
-    let mut raw = b"GET / HTTP/1.1\r\nHost: h\r\n".to_vec();
+    let mut raw = b"GET / HTTP/1.1\r\nHost: localhost\r\n".to_vec();
     while raw.len() < 20 * 1024 {
         raw.extend_from_slice(format!("X-Pad: {}\r\n", "p".repeat(100)).as_bytes());
     }
@@ -73,7 +79,7 @@ fn a_head_that_never_ends_is_refused_at_the_limit() {
 #[test]
 fn too_many_header_fields_is_431() {
     let srv = server_with(|c| c.max_headers = 10);
-    let mut raw = String::from("GET / HTTP/1.1\r\nHost: h\r\n");
+    let mut raw = String::from("GET / HTTP/1.1\r\nHost: localhost\r\n");
     for i in 0..9 {
         raw.push_str(&format!("X-{i}: v\r\n"));
     }
@@ -87,13 +93,14 @@ fn too_many_header_fields_is_431() {
 fn declared_upload_over_the_limit_is_413_before_reading() {
     let srv = server_with(|c| c.max_upload_bytes = 1000);
     let mut s = srv.connect();
-    s.write_all(b"POST /files/big HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\nExpect: 100-continue\r\n\r\n")
+    s.write_all(b"POST /files/big HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1001\r\nExpect: 100-continue\r\n\r\n")
         .unwrap();
     let r = read_response_or_interim(&mut s, false);
     assert_eq!((r.status, r.reason.as_str()), (413, "Content Too Large"));
     assert!(!srv.file("big").exists());
     let body = vec![b'x'; 1000];
-    let mut raw = b"POST /files/big HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n".to_vec();
+    let mut raw =
+        b"POST /files/big HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n".to_vec();
     raw.extend_from_slice(&body);
     assert_eq!(srv.request(&raw).status, 201);
 }
@@ -103,8 +110,10 @@ fn chunked_upload_crossing_the_limit_is_413_and_leaves_nothing() {
     let srv = server_with(|c| c.max_upload_bytes = 1000);
     std::fs::write(srv.file("big"), b"old").unwrap();
     let mut s = srv.connect();
-    s.write_all(b"POST /files/big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
-        .unwrap();
+    s.write_all(
+        b"POST /files/big HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .unwrap();
     let chunk = format!("1f4\r\n{}\r\n", "y".repeat(500));
     for _ in 0..3 {
         let _ = s.write_all(chunk.as_bytes());
@@ -162,7 +171,7 @@ fn a_head_dripping_one_byte_at_a_time_still_times_out() {
 fn a_stalled_body_closes_the_connection_and_stores_nothing() {
     let srv = server_with(|c| c.body_read_timeout = Duration::from_millis(300));
     let mut s = srv.connect();
-    s.write_all(b"POST /files/stall HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
+    s.write_all(b"POST /files/stall HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc")
         .unwrap();
     let r = read_response(&mut s, false);
     assert_eq!(r.status, 408);
@@ -176,7 +185,7 @@ fn a_client_that_does_not_read_is_cut_off_by_the_write_timeout() {
     // 32 MiB file: far more than the socket buffers hold.
     std::fs::write(srv.file("huge"), vec![0u8; 32 << 20]).unwrap();
     let mut s = srv.connect();
-    s.write_all(b"GET /files/huge HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"GET /files/huge HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     sleep(Duration::from_millis(1500));
     // Now read: the server gave up, so we get less than the whole file, then EOF or reset.
@@ -216,7 +225,7 @@ fn past_max_connections_the_acceptor_answers_503() {
     while srv.handle.connections() < 3 && Instant::now() < deadline {
         sleep(Duration::from_millis(5));
     }
-    let r = srv.request(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = srv.request(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!((r.status, r.reason.as_str()), (503, "Service Unavailable"));
     assert_eq!(r.header("connection"), Some("close"));
     drop(held);

@@ -10,7 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 fn get(srv: &TestServer, path: &str, extra: &str) -> Response {
-    srv.request(format!("GET {path} HTTP/1.1\r\nHost: h\r\n{extra}\r\n").as_bytes())
+    srv.request(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n").as_bytes())
 }
 
 fn accept(srv: &TestServer, path: &str, accept: &str) -> Response {
@@ -173,12 +173,12 @@ fn listings_revalidate_and_change_tag_with_content() {
     assert_ne!(r.header("etag"), Some(tag.as_str()));
     // HEAD: the same headers, no body.
     let mut s = srv.connect();
-    s.write_all(b"HEAD /files/ HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"HEAD /files/ HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let h = read_response(&mut s, true);
     assert_eq!(h.header("content-length"), Some("2"));
     assert_eq!(h.header("etag"), r.header("etag"));
-    s.write_all(b"GET /echo/next HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"GET /echo/next HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     assert_eq!(
         read_response(&mut s, false).body,
@@ -230,9 +230,9 @@ fn a_read_only_listing_says_so_and_writes_are_refused() {
     let r = accept(&srv, "/files/", BROWSER);
     assert!(r.text().contains("data-can-write=\"false\""));
     assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
-    let r = srv.request(b"PUT /files/g HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\ng");
+    let r = srv.request(b"PUT /files/g HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\ng");
     assert_eq!(r.status, 403);
-    let r = srv.request(b"DELETE /files/f HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = srv.request(b"DELETE /files/f HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.status, 403);
     let writable = server();
     let r = accept(&writable, "/files/", BROWSER);
@@ -245,10 +245,10 @@ fn read_only_refuses_every_write_with_403_and_its_reason() {
     let srv = server_with(|c| c.read_only = true);
     plant(&srv, "f", b"x");
     for raw in [
-        &b"POST /files/new HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nn"[..],
-        b"PUT /files/f HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nn",
-        b"PUT /files/dir/ HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
-        b"DELETE /files/f HTTP/1.1\r\nHost: h\r\n\r\n",
+        &b"POST /files/new HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\nn"[..],
+        b"PUT /files/f HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\nn",
+        b"PUT /files/dir/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
+        b"DELETE /files/f HTTP/1.1\r\nHost: localhost\r\n\r\n",
     ] {
         let r = srv.request(raw);
         assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(raw));
@@ -256,14 +256,14 @@ fn read_only_refuses_every_write_with_403_and_its_reason() {
     }
     assert_eq!(std::fs::read(srv.file("f")).unwrap(), b"x");
     assert!(!srv.file("new").exists() && !srv.file("dir").exists());
-    let r = srv.request(b"OPTIONS /files/f HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = srv.request(b"OPTIONS /files/f HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
     // A method no route takes is still 405, with the read-only Allow.
-    let r = srv.request(b"PATCH /files/f HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = srv.request(b"PATCH /files/f HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
     assert_eq!(
-        srv.request(b"GET /files/f HTTP/1.1\r\nHost: h\r\n\r\n")
+        srv.request(b"GET /files/f HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .body,
         b"x"
     );
@@ -284,7 +284,8 @@ fn root_is_a_page_for_browsers_and_empty_for_everyone_else() {
     ] {
         let mut s = srv.connect();
         s.write_all(
-            format!("GET / HTTP/1.1\r\nHost: h\r\n{extra}Connection: close\r\n\r\n").as_bytes(),
+            format!("GET / HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n")
+                .as_bytes(),
         )
         .unwrap();
         assert_eq!(

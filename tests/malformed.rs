@@ -23,7 +23,7 @@ fn expect(srv: &TestServer, raw: &[u8], status: u16, closes: bool) {
         assert!(is_closed(&mut s), "{:?}", String::from_utf8_lossy(raw));
     }
     assert_eq!(
-        srv.request(b"GET /echo/ok HTTP/1.1\r\nHost: h\r\n\r\n")
+        srv.request(b"GET /echo/ok HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .body,
         b"ok"
     );
@@ -35,13 +35,13 @@ fn rejects_malformed_request_lines() {
     for raw in [
         &b"GET\r\n\r\n"[..],
         b"GET /\r\n\r\n",
-        b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n",
-        b"GET / HTTP/1.1 extra\r\nHost: h\r\n\r\n",
-        b"GET / http/1.1\r\nHost: h\r\n\r\n",
-        b"GET / HTTP/1\r\nHost: h\r\n\r\n",
-        b"G\x01T / HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET  / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET / HTTP/1.1 extra\r\nHost: localhost\r\n\r\n",
+        b"GET / http/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET / HTTP/1\r\nHost: localhost\r\n\r\n",
+        b"G\x01T / HTTP/1.1\r\nHost: localhost\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
-        b"GET echo/x HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET echo/x HTTP/1.1\r\nHost: localhost\r\n\r\n",
     ] {
         expect(&srv, raw, 400, true);
     }
@@ -51,12 +51,12 @@ fn rejects_malformed_request_lines() {
 fn rejects_malformed_header_lines() {
     let srv = server();
     for raw in [
-        &b"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n"[..],
+        &b"GET / HTTP/1.1\r\nHost: localhost\r\nNoColon\r\n\r\n"[..],
         b"GET / HTTP/1.1\r\nHost : h\r\n\r\n",
-        b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n  folded\r\n\r\n",
-        b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x00b\r\n\r\n",
-        b"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n",
-        b"GET / HTTP/1.1\r\nHost: h\r\nX(y): 1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nX: a\r\n  folded\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nX: a\x00b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nX: a\rb\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nX(y): 1\r\n\r\n",
     ] {
         expect(&srv, raw, 400, true);
     }
@@ -86,9 +86,24 @@ fn requires_exactly_one_valid_host_in_http11() {
 #[test]
 fn answers_versions() {
     let srv = server();
-    expect(&srv, b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505, true);
-    expect(&srv, b"GET / HTTP/0.9\r\nHost: h\r\n\r\n", 505, true);
-    expect(&srv, b"GET / HTTP/1.7\r\nHost: h\r\n\r\n", 200, false);
+    expect(
+        &srv,
+        b"GET / HTTP/2.0\r\nHost: localhost\r\n\r\n",
+        505,
+        true,
+    );
+    expect(
+        &srv,
+        b"GET / HTTP/0.9\r\nHost: localhost\r\n\r\n",
+        505,
+        true,
+    );
+    expect(
+        &srv,
+        b"GET / HTTP/1.7\r\nHost: localhost\r\n\r\n",
+        200,
+        false,
+    );
     let r = srv.request(b"GET / HTTP/1.0\r\n\r\n");
     assert_eq!(r.status, 200);
 }
@@ -106,39 +121,44 @@ fn answers_methods() {
     let srv = server();
     expect(
         &srv,
-        b"BREW /echo/x HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"BREW /echo/x HTTP/1.1\r\nHost: localhost\r\n\r\n",
         501,
         false,
     );
     expect(
         &srv,
-        b"CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"CONNECT h:443 HTTP/1.1\r\nHost: localhost\r\n\r\n",
         501,
         false,
     );
     expect(
         &srv,
-        b"POST /echo/x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+        b"POST /echo/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
         405,
         false,
     );
     expect(
         &srv,
-        b"PATCH /files/x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+        b"PATCH /files/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
         405,
         false,
     );
-    expect(&srv, b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400, true);
-    let r = srv.request(b"OPTIONS /files/x HTTP/1.1\r\nHost: h\r\n\r\n");
+    expect(
+        &srv,
+        b"GET * HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        400,
+        true,
+    );
+    let r = srv.request(b"OPTIONS /files/x HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.status, 200);
     assert_eq!(
         r.header("allow"),
         Some("GET, HEAD, POST, PUT, DELETE, OPTIONS")
     );
-    let r = srv.request(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = srv.request(b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.status, 200);
     assert!(r.header("allow").unwrap().contains("GET"));
-    let r = srv.request(b"OPTIONS /echo/x HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = srv.request(b"OPTIONS /echo/x HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
 }
 
@@ -148,32 +168,32 @@ fn rejects_ambiguous_body_framing() {
     // Both Content-Length and Transfer-Encoding: a classic smuggling vector.
     expect(
         &srv,
-        b"POST /files/s HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST /files/s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         400,
         true,
     );
-    expect(&srv, b"POST /files/s HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400, true);
+    expect(&srv, b"POST /files/s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400, true);
     expect(
         &srv,
-        b"POST /files/s HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\nhello",
-        400,
-        true,
-    );
-    expect(
-        &srv,
-        b"POST /files/s HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        b"POST /files/s HTTP/1.1\r\nHost: localhost\r\nContent-Length: +5\r\n\r\nhello",
         400,
         true,
     );
     expect(
         &srv,
-        b"POST /files/s HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"POST /files/s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        400,
+        true,
+    );
+    expect(
+        &srv,
+        b"POST /files/s HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\n",
         501,
         true,
     );
     expect(
         &srv,
-        b"POST /files/s HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        b"POST /files/s HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
         400,
         true,
     );
@@ -185,7 +205,8 @@ fn rejects_ambiguous_body_framing() {
     );
     assert!(!std::path::Path::new(&srv.file("s")).exists());
     // Identical repeated lengths are one length.
-    let r = srv.request(b"POST /files/s HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\nhello");
+    let r = srv
+        .request(b"POST /files/s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5, 5\r\n\r\nhello");
     assert_eq!(r.status, 201);
 }
 
@@ -193,7 +214,7 @@ fn rejects_ambiguous_body_framing() {
 fn stores_exactly_the_decoded_chunked_body() {
     let srv = server();
     let r = srv.request(
-        b"POST /files/c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-Trailer: yes\r\n\r\n",
+        b"POST /files/c HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-Trailer: yes\r\n\r\n",
     );
     assert_eq!(r.status, 201);
     assert_eq!(
@@ -212,7 +233,8 @@ fn a_broken_chunked_body_is_400_and_stores_nothing() {
         b"11111111111111111\r\n",
     ] {
         let mut raw =
-            b"POST /files/keep HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            b"POST /files/keep HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+                .to_vec();
         raw.extend_from_slice(body);
         expect(&srv, &raw, 400, true);
     }
@@ -224,8 +246,10 @@ fn a_body_cut_short_is_not_acted_on() {
     let srv = server();
     std::fs::write(srv.file("keep"), b"old").unwrap();
     let mut s = srv.connect();
-    s.write_all(b"POST /files/keep HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nonly part")
-        .unwrap();
+    s.write_all(
+        b"POST /files/keep HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nonly part",
+    )
+    .unwrap();
     s.shutdown(std::net::Shutdown::Write).unwrap();
     let rest = read_to_end(&mut s);
     assert!(
@@ -255,7 +279,7 @@ fn expect_100_continue_is_answered_before_the_body() {
     let srv = server();
     let mut s = srv.connect();
     s.write_all(
-        b"POST /files/e HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        b"POST /files/e HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
     )
     .unwrap();
     let interim = read_response_or_interim(&mut s, false);
@@ -270,7 +294,7 @@ fn expect_100_continue_gets_the_final_answer_when_it_is_known() {
     let srv = server();
     let mut s = srv.connect();
     s.write_all(
-        b"POST /nowhere HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        b"POST /nowhere HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
     )
     .unwrap();
     let r = read_response_or_interim(&mut s, false);
@@ -284,7 +308,7 @@ fn other_expectations_fail_with_417() {
     let srv = server();
     expect(
         &srv,
-        b"POST /files/x HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nExpect: 200-ok\r\n\r\nx",
+        b"POST /files/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nExpect: 200-ok\r\n\r\nx",
         417,
         true,
     );
@@ -298,6 +322,6 @@ fn other_expectations_fail_with_417() {
 fn echo_returns_decoded_control_bytes_as_they_are() {
     // Escaping happens in the log only (unit-tested in http::tests); the body is the bytes.
     let srv = server();
-    let r = srv.request(b"GET /echo/%1b%5b31m HTTP/1.1\r\nHost: h\r\n\r\n");
+    let r = srv.request(b"GET /echo/%1b%5b31m HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.body, b"\x1b[31m");
 }

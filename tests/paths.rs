@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 fn send(srv: &TestServer, method: &str, path: &str, body: &[u8]) -> Response {
     let mut raw = format!(
-        "{method} {path} HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .into_bytes();
@@ -190,8 +190,10 @@ fn keeps_an_upload_inside_when_its_folder_is_swapped_for_a_link() {
     let outside = plant_secret(&srv);
     std::fs::create_dir(srv.file("sub")).unwrap();
     let mut s = srv.connect();
-    s.write_all(b"PUT /files/sub/new HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nfirst")
-        .unwrap();
+    s.write_all(
+        b"PUT /files/sub/new HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nfirst",
+    )
+    .unwrap();
     // Wait until the server has opened the folder and started the temporary file in it.
     let deadline = Instant::now() + Duration::from_secs(5);
     while std::fs::read_dir(srv.file("sub")).unwrap().count() == 0 {
@@ -233,10 +235,10 @@ fn makes_and_deletes_folders() {
     assert_eq!(send(&srv, "PUT", "/files/new/inner/", b"").status, 204);
     assert_eq!(send(&srv, "PUT", "/files/new/x/", b"body").status, 400);
     let mut raw =
-        b"PUT /files/new/ HTTP/1.1\r\nHost: h\r\nIf-None-Match: *\r\nContent-Length: 0\r\n\r\n"
+        b"PUT /files/new/ HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: *\r\nContent-Length: 0\r\n\r\n"
             .to_vec();
     assert_eq!(srv.request(&raw).status, 412, "only if absent");
-    raw = b"PUT /files/new/ HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n".to_vec();
+    raw = b"PUT /files/new/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n".to_vec();
     assert_eq!(srv.request(&raw).status, 204);
     std::fs::write(srv.file("new/file"), b"f").unwrap();
     assert_eq!(send(&srv, "PUT", "/files/new/file/", b"").status, 409);

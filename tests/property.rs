@@ -34,11 +34,11 @@ impl Rng {
 
 const HEADS: &[&[u8]] = &[
     b"GET / HTTP/1.1\r\nHost: localhost:4221\r\n\r\n",
-    b"GET /echo/abc HTTP/1.1\r\nHost: h\r\nUser-Agent: curl/8.0\r\nAccept: */*\r\n\r\n",
-    b"POST /files/x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello",
-    b"PUT /files/y HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    b"GET /echo/abc HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl/8.0\r\nAccept: */*\r\n\r\n",
+    b"POST /files/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello",
+    b"PUT /files/y HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     b"HEAD /user-agent HTTP/1.0\nUser-Agent: a b c\n\n",
-    b"\r\nGET http://h/x?y HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip;q=0.5, br\r\n\r\nGET / HTTP/1.1\r\n",
+    b"\r\nGET http://h/x?y HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip;q=0.5, br\r\n\r\nGET / HTTP/1.1\r\n",
 ];
 
 fn mutate(rng: &mut Rng, input: &mut Vec<u8>) {

@@ -47,7 +47,7 @@ fn an_idle_keep_alive_connection_is_closed_and_the_exit_status_is_0() {
     let dir = TempDir::new("shutdown-keep");
     let mut p = Proc::start(dir.path(), &[]);
     let mut s = p.connect();
-    s.write_all(b"GET /echo/a HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"GET /echo/a HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     assert_eq!(read_response(&mut s, false).body, b"a");
     p.signal("TERM");
@@ -65,7 +65,7 @@ fn an_upload_in_progress_at_sigterm_completes_and_is_stored_whole() {
     let mut s = p.connect();
     write!(
         s,
-        "PUT /files/up HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        "PUT /files/up HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();
@@ -96,13 +96,13 @@ fn a_pipelined_pair_in_progress_gets_both_answers_the_second_with_close() {
     let dir = TempDir::new("shutdown-pipe");
     let mut p = Proc::start(dir.path(), &[]);
     let mut s = p.connect();
-    s.write_all(b"POST /files/one HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nhello")
+    s.write_all(b"POST /files/one HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nhello")
         .unwrap();
     wait_for_upload_start(dir.path());
     p.signal("TERM");
     p.wait_log("SIGTERM: draining");
     // The rest of the first request, and the second, in one write.
-    s.write_all(b"worldGET /echo/two HTTP/1.1\r\nHost: h\r\n\r\n")
+    s.write_all(b"worldGET /echo/two HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let first = read_response(&mut s, false);
     assert_eq!(first.status, 201);
@@ -124,7 +124,7 @@ fn an_upload_stalled_past_the_shutdown_timeout_is_cut_and_leaves_the_old_file() 
     std::fs::write(dir.path().join("keep"), b"old contents").unwrap();
     let mut p = Proc::start(dir.path(), &["--shutdown-timeout", "0.3"]);
     let mut s = p.connect();
-    s.write_all(b"PUT /files/keep HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\nnew")
+    s.write_all(b"PUT /files/keep HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nnew")
         .unwrap();
     wait_for_upload_start(dir.path());
     let started = Instant::now();
@@ -150,8 +150,10 @@ fn a_second_sigterm_during_a_long_upload_exits_at_once_and_keeps_the_old_file() 
     std::fs::write(dir.path().join("keep"), b"old contents").unwrap();
     let mut p = Proc::start(dir.path(), &["--shutdown-timeout", "60"]);
     let mut s = p.connect();
-    s.write_all(b"PUT /files/keep HTTP/1.1\r\nHost: h\r\nContent-Length: 100000000\r\n\r\nnew")
-        .unwrap();
+    s.write_all(
+        b"PUT /files/keep HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000000\r\n\r\nnew",
+    )
+    .unwrap();
     wait_for_upload_start(dir.path());
     p.signal("TERM");
     p.wait_log("SIGTERM: draining");
@@ -170,4 +172,27 @@ fn a_second_sigterm_during_a_long_upload_exits_at_once_and_keeps_the_old_file() 
         b"old contents"
     );
     assert!(temp_files(dir.path()).is_empty());
+}
+
+#[test]
+fn health_says_503_once_the_drain_has_begun() {
+    let dir = TempDir::new("shutdown-health");
+    let mut p = Proc::start(dir.path(), &[]);
+    let mut s = p.connect();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut s, false);
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"ok\n"[..]));
+    s.write_all(b"POST /files/one HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nhello")
+        .unwrap();
+    wait_for_upload_start(dir.path());
+    p.signal("TERM");
+    p.wait_log("SIGTERM: draining");
+    s.write_all(b"worldGET /health HTTP/1.1\r\nHost: lb\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s, false).status, 201);
+    let r = read_response(&mut s, false);
+    assert_eq!((r.status, r.body.as_slice()), (503, &b"draining\n"[..]));
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(p.wait_exit().success());
 }

@@ -1,7 +1,200 @@
 //! Who may read and who may write: users and their passwords, HTTP Basic credentials, the limit
 //! on failed logins, and the checks against other web sites (cross-site writes, DNS rebinding).
+//! [`Access::check`] runs them all for a request, in this order:
 //!
-//! Out of scope: the HTTP answers themselves (`app::router` turns a decision into 401, 403, 421
-//! or 429).
+//! 1. the client: the peer, or for a `--trust-proxy` peer the address it forwarded for;
+//! 2. `Host` (421 for a name the server does not answer for: DNS rebinding);
+//! 3. for a write, where a browser says it comes from (403 for another site);
+//! 4. credentials, when users are configured: 429 while the client is over its failed-login
+//!    limit, 401 for malformed or wrong ones;
+//! 5. the rights of the user, or of anonymous clients: 401 for an anonymous client that needs
+//!    to log in, 403 for a user without the right.
+//!
+//! Out of scope: `--read-only` (the router refuses writes itself), the answers' bodies.
 
+pub mod basic;
+pub mod cache;
 pub mod crypto;
+pub mod forwarded;
+pub mod limit;
+pub mod origin;
+pub mod users;
+
+use crate::config::{Cidr, Config, Rights};
+use crate::engine::shared::Exchange;
+use crate::http::error::Error;
+use crate::http::parse::Head;
+use std::time::Instant;
+
+/// What a request was granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub rights: Rights,
+}
+
+/// The access policy and its state (failed logins, remembered logins).
+pub struct Access {
+    users: users::Users,
+    anonymous: Rights,
+    loopback_only: bool,
+    allow_hosts: Vec<String>,
+    trust: Vec<Cidr>,
+    limiter: limit::FailureLimiter,
+    cache: cache::LoginCache,
+}
+
+/// What anonymous clients may do when `--anonymous` is not given: nothing once there are users;
+/// otherwise write on loopback (a local tool, and the CodeCrafters checker), read elsewhere.
+pub fn default_anonymous(has_users: bool, loopback_only: bool) -> Rights {
+    match (has_users, loopback_only) {
+        (true, _) => Rights::None,
+        (false, true) => Rights::Write,
+        (false, false) => Rights::Read,
+    }
+}
+
+impl Access {
+    /// # Errors
+    /// A message for the user: a bad user entry, or no randomness for the login cache.
+    pub fn new(config: &Config) -> Result<Access, String> {
+        let users = users::Users::new(&config.users)?;
+        let loopback_only = config.addr.ip().is_loopback();
+        let anonymous = config
+            .anonymous
+            .unwrap_or_else(|| default_anonymous(!users.is_empty(), loopback_only));
+        Ok(Access {
+            users,
+            anonymous,
+            loopback_only,
+            allow_hosts: config.allow_hosts.clone(),
+            trust: config.trust_proxy.clone(),
+            limiter: limit::FailureLimiter::default(),
+            cache: cache::LoginCache::new().map_err(|e| format!("no random numbers: {e}"))?,
+        })
+    }
+
+    pub fn anonymous(&self) -> Rights {
+        self.anonymous
+    }
+
+    /// Lines for the start-up log: what anonymous clients may do when that is not today's
+    /// default, and the warning that Basic credentials cross the network readable.
+    pub fn startup_notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        let users = if self.users.is_empty() {
+            "no users"
+        } else {
+            "users configured"
+        };
+        match self.anonymous {
+            Rights::Write if !self.loopback_only => notes.push(format!(
+                "anyone who reaches this address may upload, replace and delete files \
+                 (--anonymous write, {users})"
+            )),
+            Rights::Read if self.users.is_empty() => notes.push(
+                "anonymous clients may only read, since this address is not loopback; to allow \
+                 writes: --auth USER:PASSWORD (or --anonymous write, for anyone)"
+                    .to_string(),
+            ),
+            Rights::Read => notes.push("anonymous clients may read; users log in to write".into()),
+            Rights::None => notes.push("every request needs a user name and password".into()),
+            Rights::Write => {}
+        }
+        if !self.users.is_empty() && !self.loopback_only {
+            notes.push(
+                "warning: Basic credentials cross the network readable by anyone on the path; \
+                 put TLS in front (see the README, Deployment)"
+                    .to_string(),
+            );
+        }
+        notes
+    }
+
+    /// Whether a user could get more rights than anonymous clients have by logging in.
+    pub fn login_would_help(&self) -> bool {
+        !self.users.is_empty() && self.anonymous < Rights::Write
+    }
+
+    /// Checks a request (see the module doc) and fills in who made it.
+    ///
+    /// # Errors
+    /// 421, 403, 429 or 401, with the reason.
+    pub fn check(&self, x: &mut Exchange<'_>, head: &Head, write: bool) -> Result<Grant, Error> {
+        let client = forwarded::client(x.peer.ip(), &head.headers, &self.trust);
+        if client.forwarded {
+            x.client = Some(client.addr);
+        }
+        if let Some(host) = head.headers.get("host") {
+            if !origin::host_is_allowed(host, self.loopback_only, &self.allow_hosts) {
+                return Err(Error::Misdirected);
+            }
+        }
+        if write {
+            origin::check_cross_site(&head.headers, client.https).map_err(Error::Forbidden)?;
+        }
+        let needed = if write { Rights::Write } else { Rights::Read };
+        // Without users there is nobody to log in as: credentials are ignored.
+        let authorization = head
+            .headers
+            .get("authorization")
+            .filter(|_| !self.users.is_empty());
+        let Some(authorization) = authorization else {
+            return if self.anonymous >= needed {
+                Ok(Grant {
+                    rights: self.anonymous,
+                })
+            } else if self.users.is_empty() {
+                // Nobody could log in: asking for credentials would only confuse.
+                Err(Error::Forbidden(
+                    "anonymous clients may not do this here, and no users are configured \
+                     (see --anonymous and --auth)",
+                ))
+            } else {
+                Err(Error::Unauthorized(if write {
+                    "writing here needs a user name and password"
+                } else {
+                    "this server needs a user name and password"
+                }))
+            };
+        };
+        let now = Instant::now();
+        if let Some(retry_after) = self.limiter.blocked(client.addr, now) {
+            return Err(Error::TooManyRequests { retry_after });
+        }
+        let id = match self.login(head, authorization) {
+            Ok(id) => id,
+            Err(why) => {
+                self.limiter.fail(client.addr, now);
+                return Err(Error::Unauthorized(why));
+            }
+        };
+        let name = self.users.name(id);
+        x.user = Some(name.to_string());
+        let rights = self.users.rights(id);
+        if rights >= needed {
+            Ok(Grant { rights })
+        } else {
+            Err(Error::ForbiddenBecause(format!(
+                "user {name} may only read"
+            )))
+        }
+    }
+
+    fn login(&self, head: &Head, authorization: &[u8]) -> Result<users::UserId, &'static str> {
+        if head.headers.count("authorization") > 1 {
+            return Err("more than one Authorization header");
+        }
+        if let Some(id) = self.cache.get(authorization) {
+            return Ok(id);
+        }
+        let credentials = basic::parse_authorization(authorization)?;
+        let id = self
+            .users
+            .verify(&credentials.user, &credentials.password)
+            .ok_or("wrong user name or password")?;
+        if self.users.is_hashed(id) {
+            self.cache.put(authorization, id);
+        }
+        Ok(id)
+    }
+}

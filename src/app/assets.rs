@@ -151,6 +151,7 @@ mod tests {
             "title",
             "version",
             "can_write",
+            "login",
             "crumbs",
             "notice",
             "rows",

@@ -11,6 +11,7 @@
 use crate::app::conditional::{self, Precondition, Validators};
 use crate::app::fsroot::{self, Resolved};
 use crate::app::paths::{parse_file_path, FilePath};
+use crate::app::render::Viewer;
 use crate::app::{files, store};
 use crate::config::Config;
 use crate::http::body::BodyReader;
@@ -42,7 +43,12 @@ fn directory(config: &Config, writing: bool) -> Result<&Path, Error> {
 /// # Errors
 /// 404 for anything absent, outside the root or hidden by `--no-listing`, 400 for a bad path,
 /// and see [`files::serve`].
-pub fn get(config: &Config, head: &Head, raw: &[u8]) -> Result<Response<'static>, Error> {
+pub fn get(
+    config: &Config,
+    viewer: Viewer,
+    head: &Head,
+    raw: &[u8],
+) -> Result<Response<'static>, Error> {
     let root = directory(config, false)?;
     let path = parse_file_path(raw)?;
     match fsroot::resolve(root, &path)? {
@@ -58,7 +64,7 @@ pub fn get(config: &Config, head: &Head, raw: &[u8]) -> Result<Response<'static>
         Resolved::Dir(_) if !path.is_dir => Ok(Response::new(Status::MOVED_PERMANENTLY)
             .header("Location", path.url(true))
             .body(Body::Empty)),
-        Resolved::Dir(dir) => crate::app::listing::list(config, head, &path, &dir, root),
+        Resolved::Dir(dir) => crate::app::listing::list(config, viewer, head, &path, &dir, root),
     }
 }
 

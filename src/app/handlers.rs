@@ -7,7 +7,7 @@ use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::{Body, Response};
 use crate::http::uri::percent_decode;
-use crate::http::Status;
+use crate::http::{Method, Status};
 
 /// `GET /`: for a client that prefers HTML (a browser), a small page that says what this is
 /// and links to `/files/`; for every other client (curl's `*/*`, no Accept at all, the
@@ -65,4 +65,48 @@ pub fn user_agent(head: &Head) -> Response<'_> {
     let mut resp = Response::text(Status::OK, ua).header("Vary", "User-Agent, Accept-Encoding");
     resp.compressible = true;
     resp
+}
+
+/// `GET /health`: 200 `ok` while serving, 503 `draining` once a shutdown has begun (so that a
+/// load balancer stops sending here). Never stored by a cache.
+///
+/// # Errors
+/// None today; a `Result` like its neighbours.
+pub fn health(draining: bool, head: &Head) -> Result<Response<'static>, Error> {
+    if !matches!(head.method, Method::Get | Method::Head) {
+        return Err(Error::MethodNotAllowed("GET, HEAD"));
+    }
+    let (status, text) = if draining {
+        (Status::SERVICE_UNAVAILABLE, "draining\n")
+    } else {
+        (Status::OK, "ok\n")
+    };
+    Ok(Response::text(status, text.to_string()).header("Cache-Control", "no-store"))
+}
+
+/// `GET /_login?to=/files/...`: a browser's way to log in where anonymous clients may read:
+/// 401 with the Basic challenge until it sends credentials that the access check accepted,
+/// then 303 back to `to` (only a path under `/files/`; anything else goes to `/files/`).
+///
+/// # Errors
+/// 401 while not logged in.
+pub fn login(query: Option<&[u8]>, logged_in: bool) -> Result<Response<'static>, Error> {
+    if !logged_in {
+        return Err(Error::Unauthorized("log in to continue"));
+    }
+    let to = query
+        .into_iter()
+        .flat_map(|q| q.split(|&b| b == b'&'))
+        .find_map(|pair| pair.strip_prefix(b"to="))
+        .filter(|to| {
+            to.starts_with(b"/files/")
+                && to
+                    .iter()
+                    .all(|&b| b.is_ascii_graphic() && b != b'\\' && b != b'"')
+        })
+        .unwrap_or(b"/files/");
+    Ok(Response::new(Status::SEE_OTHER)
+        .header("Location", String::from_utf8_lossy(to).into_owned())
+        .header("Cache-Control", "no-store")
+        .body(Body::Empty))
 }

@@ -176,6 +176,7 @@ pub fn read(dir: &OpenDir, root: &Path, show_hidden: bool, cap: usize) -> Result
 /// 403 or 500 when the folder cannot be read; 412 for a failed precondition.
 pub fn list(
     config: &Config,
+    viewer: render::Viewer,
     head: &Head,
     path: &FilePath,
     dir: &OpenDir,
@@ -188,9 +189,9 @@ pub fn list(
         // Anything else, including a client that accepts none of them, gets text.
         _ => render::Format::Text,
     };
-    let can_write = !config.read_only;
+    let can_write = viewer.can_write;
     let mut fingerprint = Fnv(listing.fingerprint());
-    fingerprint.write(&[u8::from(can_write)]);
+    fingerprint.write(&[u8::from(can_write), u8::from(viewer.offer_login)]);
     if format == render::Format::Html {
         fingerprint.write(&assets::VERSION.to_le_bytes());
     }
@@ -229,7 +230,7 @@ pub fn list(
         }
         Precondition::Failed => return Err(Error::PreconditionFailed),
     }
-    let body = render::render(format, path, &listing, can_write);
+    let body = render::render(format, path, &listing, viewer);
     let mut resp = resp.body(body.into());
     resp.compressible = true;
     Ok(resp)

@@ -23,3 +23,21 @@ pub mod render;
 pub mod router;
 pub mod store;
 pub mod uploads;
+
+use crate::access::Access;
+use crate::config::Config;
+
+/// The application's state beside the configuration: the access policy and its counters.
+pub struct App {
+    pub access: Access,
+}
+
+impl App {
+    /// # Errors
+    /// A message for the user (a bad user entry).
+    pub fn new(config: &Config) -> Result<App, String> {
+        Ok(App {
+            access: Access::new(config)?,
+        })
+    }
+}

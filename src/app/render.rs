@@ -15,6 +15,14 @@ use std::fmt::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// What the person looking at a listing may do, for the page to show only that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub can_write: bool,
+    /// Anonymous, where logging in would allow more (the page links to `/_login`).
+    pub offer_login: bool,
+}
+
 /// A listing's format, chosen by `Accept`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -43,11 +51,11 @@ impl Format {
 }
 
 /// Renders `listing` of the folder `path` in `format`.
-pub fn render(format: Format, path: &FilePath, listing: &Listing, can_write: bool) -> String {
+pub fn render(format: Format, path: &FilePath, listing: &Listing, viewer: Viewer) -> String {
     match format {
         Format::Text => text(listing),
         Format::Json => json(listing),
-        Format::Html => html(path, listing, can_write),
+        Format::Html => html(path, listing, viewer),
     }
 }
 
@@ -194,8 +202,9 @@ fn row(out: &mut String, folder_url: &str, e: &Entry) {
     );
 }
 
-fn html(path: &FilePath, listing: &Listing, can_write: bool) -> String {
+fn html(path: &FilePath, listing: &Listing, viewer: Viewer) -> String {
     let folder_url = path.url(true);
+    let can_write = viewer.can_write;
     // The title shows the decoded path, as people read it.
     let mut shown = String::from("/files/");
     for part in &path.parts {
@@ -221,6 +230,14 @@ fn html(path: &FilePath, listing: &Listing, can_write: bool) -> String {
         String::new()
     };
     let version = format!("{:016x}", assets::VERSION);
+    // The link's target is our own folder URL, already percent-encoded; escaped for the
+    // attribute all the same.
+    let mut login = String::new();
+    if viewer.offer_login {
+        login.push_str("<a class=\"button login\" id=\"login\" href=\"/_login?to=");
+        push_html(&mut login, &folder_url);
+        login.push_str("\">Log in to change files</a>");
+    }
     let count = match listing.total {
         1 => "1 entry".to_string(),
         n => format!("{n} entries"),
@@ -232,6 +249,7 @@ fn html(path: &FilePath, listing: &Listing, can_write: bool) -> String {
             ("version", &version),
             ("can_write", if can_write { "true" } else { "false" }),
             ("crumbs", &breadcrumbs(path)),
+            ("login", &login),
             ("notice", &notice),
             ("rows", &rows),
             ("count", &count),
@@ -242,6 +260,15 @@ fn html(path: &FilePath, listing: &Listing, can_write: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const WRITER: Viewer = Viewer {
+        can_write: true,
+        offer_login: false,
+    };
+    const READER: Viewer = Viewer {
+        can_write: false,
+        offer_login: true,
+    };
     use crate::app::paths::parse_file_path;
 
     fn entry(name: &[u8], is_dir: bool, size: u64) -> Entry {
@@ -302,7 +329,7 @@ mod tests {
             total: 2,
         };
         let path = parse_file_path(b"a%20b/").unwrap();
-        let page = html(&path, &listing, true);
+        let page = html(&path, &listing, WRITER);
         assert!(!page.contains("<img"), "{page}");
         assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;.txt"));
         assert!(
@@ -312,7 +339,7 @@ mod tests {
         assert!(page.contains("<a href=\"/files/\">files</a>"));
         assert!(page.contains("data-can-write=\"true\""));
         assert!(!page.contains("{{"), "every placeholder filled");
-        assert!(html(&path, &listing, false).contains("data-can-write=\"false\""));
+        assert!(html(&path, &listing, READER).contains("data-can-write=\"false\""));
     }
 
     #[test]
@@ -321,7 +348,7 @@ mod tests {
             entries: vec![entry(b"a", false, 1)],
             total: 5,
         };
-        let page = html(&parse_file_path(b"").unwrap(), &listing, true);
+        let page = html(&parse_file_path(b"").unwrap(), &listing, WRITER);
         assert!(page.contains("only the first 1 are shown"), "{page}");
     }
 }

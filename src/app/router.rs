@@ -6,8 +6,10 @@
 //! Out of scope: what each route does (`handlers.rs`).
 
 use crate::app::file_handlers::{self, ALLOW_DIR};
-use crate::app::{assets, encoding, handlers};
-use crate::config::Config;
+use crate::app::render::Viewer;
+use crate::app::{assets, encoding, handlers, App};
+use crate::config::{Config, Rights};
+use crate::engine::shared::Exchange;
 use crate::http::body::BodyReader;
 use crate::http::error::Error;
 use crate::http::parse::Head;
@@ -29,6 +31,10 @@ pub enum Route<'a> {
     /// `/echo/{text}`, the text still percent-encoded.
     Echo(&'a [u8]),
     UserAgent,
+    /// `/health`: for load balancers and orchestrators.
+    Health,
+    /// `/_login?to=...`: asks a browser to log in, then sends it back to `to`.
+    Login(Option<&'a [u8]>),
     /// `/files/{path}`, the path still percent-encoded.
     File(&'a [u8]),
     /// `/_assets/{name}` and its query, if any (the version).
@@ -75,6 +81,8 @@ pub fn route(target: &[u8]) -> Result<Route<'_>, Error> {
     Ok(match path {
         b"/" => Route::Root,
         b"/user-agent" => Route::UserAgent,
+        b"/health" => Route::Health,
+        b"/_login" => Route::Login(query),
         _ => {
             if let Some(text) = path.strip_prefix(b"/echo/") {
                 Route::Echo(text)
@@ -123,17 +131,30 @@ fn path_of(target: &[u8]) -> Result<&[u8], Error> {
     })
 }
 
-/// The server's handler: routes the request, runs its handler, and gzips the answer when the
-/// client accepts it and the answer allows it.
+/// The server's handler: answers a health check at once; checks access (see
+/// [`crate::access`]); routes the request and runs its handler; gzips the answer when the client
+/// accepts it and the answer allows it.
 ///
 /// # Errors
-/// As for [`dispatch`], and a failure to compress (500).
+/// The access check's 401/403/421/429, as for [`dispatch`], and a failure to compress (500).
 pub fn respond<'h, S: Read + Write>(
-    config: &Config,
+    app: &App,
+    x: &mut Exchange<'_>,
     head: &'h Head,
     body: &mut BodyReader<'_, S>,
 ) -> Result<Response<'h>, Error> {
-    let mut resp = dispatch(config, head, body)?;
+    // A load balancer asks without credentials, under whatever Host it was configured with;
+    // the answer reveals nothing.
+    if route(head.target()).is_ok_and(|r| r == Route::Health) {
+        return handlers::health(x.draining, head);
+    }
+    let write = matches!(head.method, Method::Put | Method::Post | Method::Delete);
+    let grant = app.access.check(x, head, write)?;
+    let viewer = Viewer {
+        can_write: grant.rights == Rights::Write && !x.config.read_only,
+        offer_login: x.user.is_none() && app.access.login_would_help(),
+    };
+    let mut resp = dispatch(x.config, viewer, x.user.is_some(), head, body)?;
     encoding::negotiate(&mut resp, &head.headers).map_err(Error::Io)?;
     Ok(resp)
 }
@@ -153,6 +174,8 @@ fn with_store_headers(resp: Response<'static>) -> Response<'static> {
 /// The handler's error, or 404/405/501 from routing.
 pub fn dispatch<'h, S: Read + Write>(
     config: &Config,
+    viewer: Viewer,
+    logged_in: bool,
     head: &'h Head,
     body: &mut BodyReader<'_, S>,
 ) -> Result<Response<'h>, Error> {
@@ -190,8 +213,10 @@ pub fn dispatch<'h, S: Read + Write>(
         (Route::Asset(name, query), _) => assets::serve(name, query, head),
         (Route::Echo(text), _) => handlers::echo(text),
         (Route::UserAgent, _) => Ok(handlers::user_agent(head)),
+        (Route::Health, _) => handlers::health(false, head),
+        (Route::Login(query), _) => handlers::login(query, logged_in),
         (Route::File(path), method) => Ok(with_store_headers(match method {
-            Method::Get | Method::Head => file_handlers::get(config, head, path),
+            Method::Get | Method::Head => file_handlers::get(config, viewer, head, path),
             Method::Post => file_handlers::post(config, path, body),
             Method::Put => file_handlers::put(config, head, path, body),
             Method::Delete => file_handlers::delete(config, head, path),
@@ -213,6 +238,10 @@ mod tests {
             (b"/", Route::Root),
             (b"/?x=1", Route::Root),
             (b"/user-agent", Route::UserAgent),
+            (b"/health", Route::Health),
+            (b"/health?x", Route::Health),
+            (b"/_login?to=/files/a/", Route::Login(Some(b"to=/files/a/"))),
+            (b"/_login", Route::Login(None)),
             (b"/echo/abc", Route::Echo(b"abc")),
             (b"/echo/abc?q=1", Route::Echo(b"abc")),
             (b"/echo/", Route::Echo(b"")),

@@ -10,12 +10,33 @@ use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::Response;
 use crate::log::Logger;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// What answers a request once its head has been checked: the application's router in the
 /// server, something else in tests that need a handler to misbehave.
-pub type Handler =
-    for<'h> fn(&Config, &'h Head, &mut BodyReader<'_, Socket>) -> Result<Response<'h>, Error>;
+pub type Handler = Box<
+    dyn for<'h> Fn(
+            &mut Exchange<'_>,
+            &'h Head,
+            &mut BodyReader<'_, Socket>,
+        ) -> Result<Response<'h>, Error>
+        + Send
+        + Sync,
+>;
+
+/// What a handler knows of its request besides the head, and what it tells the access log.
+pub struct Exchange<'a> {
+    pub config: &'a Config,
+    /// The connection's peer.
+    pub peer: SocketAddr,
+    /// Whether the server is draining (a health check says so).
+    pub draining: bool,
+    /// Set by the handler when the peer is a proxy it trusts: the client it forwarded for.
+    pub client: Option<IpAddr>,
+    /// Set by the handler: the user the request was authenticated as.
+    pub user: Option<String>,
+}
 
 /// State shared by every thread of one server.
 pub struct Shared {

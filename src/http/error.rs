@@ -9,6 +9,9 @@ use crate::http::Status;
 use std::fmt;
 use std::io;
 
+/// The challenge of a 401 (RFC 7617): HTTP Basic, with passwords in UTF-8.
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"http-server\", charset=\"UTF-8\"";
+
 /// Everything that can stop a request from getting its normal answer.
 #[derive(Debug)]
 pub enum Error {
@@ -38,8 +41,17 @@ pub enum Error {
     IncompleteBody,
     /// Nothing at this target (404).
     NotFound,
-    /// The file exists but may not be read or written (403).
+    /// No credentials, or wrong ones, where they are needed (401, with a Basic challenge).
+    /// Holds the reason.
+    Unauthorized(&'static str),
+    /// The file exists but may not be read or written, or the user may not do this (403).
     Forbidden(&'static str),
+    /// The same, with a reason made for this request (a user's name in it).
+    ForbiddenBecause(String),
+    /// Too many failed logins from this client (429). Holds the seconds until it may try again.
+    TooManyRequests { retry_after: u64 },
+    /// A `Host` this server does not answer for (421): what a DNS rebinding attack sends.
+    Misdirected,
     /// The request conflicts with what is on disk (409): a parent that is a file, a folder
     /// that is not empty. Holds the reason, sent as the body.
     Conflict(&'static str),
@@ -71,7 +83,10 @@ impl Error {
             Error::BodyTooLarge => Status::CONTENT_TOO_LARGE,
             Error::Timeout => Status::REQUEST_TIMEOUT,
             Error::NotFound => Status::NOT_FOUND,
-            Error::Forbidden(_) => Status::FORBIDDEN,
+            Error::Unauthorized(_) => Status::UNAUTHORIZED,
+            Error::Forbidden(_) | Error::ForbiddenBecause(_) => Status::FORBIDDEN,
+            Error::TooManyRequests { .. } => Status::TOO_MANY_REQUESTS,
+            Error::Misdirected => Status::MISDIRECTED_REQUEST,
             Error::Conflict(_) => Status::CONFLICT,
             Error::PreconditionFailed => Status::PRECONDITION_FAILED,
             Error::RangeNotSatisfiable { .. } => Status::RANGE_NOT_SATISFIABLE,
@@ -99,7 +114,11 @@ impl Error {
             Error::MethodNotImplemented
             | Error::MethodNotAllowed(_)
             | Error::NotFound
+            | Error::Unauthorized(_)
             | Error::Forbidden(_)
+            | Error::ForbiddenBecause(_)
+            | Error::TooManyRequests { .. }
+            | Error::Misdirected
             | Error::Conflict(_)
             | Error::PreconditionFailed
             | Error::RangeNotSatisfiable { .. }
@@ -117,7 +136,15 @@ impl Error {
         match self {
             Error::BadRequest(why) => format!("bad request: {why}"),
             Error::BadChunk(why) => format!("bad chunked body: {why}"),
+            Error::Unauthorized(why) => format!("unauthorized: {why}"),
             Error::Forbidden(why) => format!("forbidden: {why}"),
+            Error::ForbiddenBecause(why) => format!("forbidden: {why}"),
+            Error::TooManyRequests { retry_after } => {
+                format!("too many failed logins from this address; try again in {retry_after} s")
+            }
+            Error::Misdirected => {
+                "misdirected request: this server does not answer for that Host".to_string()
+            }
             Error::Conflict(why) => format!("conflict: {why}"),
             Error::MethodNotAllowed(allow) => format!("method not allowed here; allowed: {allow}"),
             Error::Io(e) => format!("internal error: {e}"),
@@ -139,6 +166,10 @@ impl Error {
         let resp = resp.header("Cache-Control", "no-cache");
         match self {
             Error::MethodNotAllowed(allow) => resp.header("Allow", *allow),
+            Error::Unauthorized(_) => resp.header("WWW-Authenticate", BASIC_CHALLENGE),
+            Error::TooManyRequests { retry_after } => {
+                resp.header("Retry-After", retry_after.to_string())
+            }
             Error::RangeNotSatisfiable { len } => {
                 resp.header("Content-Range", format!("bytes */{len}"))
             }

@@ -42,10 +42,11 @@ HOSTILE = [
 class Server:
     """The real binary on a free port, over a fresh folder."""
 
-    def __init__(self):
+    def __init__(self, args=()):
+        self.credentials = None
         self.dir = Path(tempfile.mkdtemp(prefix="http-server-browser-"))
         self.proc = subprocess.Popen(
-            [str(SERVER), "--directory", str(self.dir), "--port", "0", "--quiet"],
+            [str(SERVER), "--directory", str(self.dir), "--port", "0", "--quiet", *args],
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -284,7 +285,9 @@ def test_screenshots(ctx, srv):
     (srv.dir / "<img src=x onerror=alert(1)>.txt").write_text("just text")
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width, height in [(1280, 800), (390, 844)]:
-        sized = ctx.browser.new_context(viewport={"width": width, "height": height})
+        sized = ctx.browser.new_context(
+            viewport={"width": width, "height": height}, http_credentials=srv.credentials
+        )
         page = sized.new_page()
         watch = Watch(page)
         page.goto(srv.base + "/files/")
@@ -307,6 +310,101 @@ def test_start_page_links_the_files(ctx, srv):
     watch.check()
 
 
+def test_without_credentials_the_page_is_refused(browser):
+    """With users, a browser that cannot answer the Basic prompt gets the 401."""
+    srv = Server(["--auth", "alice:secret"])
+    ctx = browser.new_context()
+    try:
+        page = ctx.new_page()
+        response = page.goto(srv.base + "/files/")
+        assert response.status == 401, response.status
+        assert "Basic" in response.headers["www-authenticate"]
+    finally:
+        ctx.close()
+        srv.stop()
+
+
+def test_a_reader_sees_no_write_controls(browser):
+    srv = Server(["--auth-read", "bob:reader"])
+    (srv.dir / "f.txt").write_text("x")
+    ctx = browser.new_context(http_credentials={"username": "bob", "password": "reader"})
+    try:
+        page = ctx.new_page()
+        watch = Watch(page, allowed=[r"403"])
+        page.goto(srv.base + "/files/")
+        expect(row(page, "f.txt")).to_have_count(1)
+        expect(page.get_by_text("Upload files")).to_be_hidden()
+        expect(page.locator("#new-folder")).to_be_hidden()
+        expect(page.get_by_role("button", name="Delete f.txt")).to_be_hidden()
+        # And the server refuses what the page would not offer.
+        status = page.evaluate(
+            "async () => (await fetch('/files/f.txt', {method: 'DELETE'})).status"
+        )
+        assert status == 403, status
+        watch.check()
+        assert (srv.dir / "f.txt").exists()
+    finally:
+        ctx.close()
+        srv.stop()
+
+
+def test_logging_in_from_the_page_shows_the_write_controls(browser):
+    srv = Server(["--auth", "alice:secret", "--anonymous", "read"])
+    ctx = browser.new_context(http_credentials={"username": "alice", "password": "secret"})
+    try:
+        page = ctx.new_page()
+        watch = Watch(page)
+        page.goto(srv.base + "/files/")
+        expect(page.get_by_text("Upload files")).to_be_hidden()
+        page.get_by_role("link", name="Log in to change files").click()
+        expect(page).to_have_url(srv.base + "/files/")
+        expect(page.get_by_text("Upload files")).to_be_visible()
+        expect(page.get_by_role("link", name="Log in to change files")).to_have_count(0)
+        watch.check()
+    finally:
+        ctx.close()
+        srv.stop()
+
+
+def test_another_site_cannot_write_through_the_browser(browser):
+    """A page on another origin (a second server) posts to this one with the visitor's
+    credentials: the answer is 403 and nothing is written."""
+    target = Server(["--auth", "alice:secret"])
+    evil = Server()
+    (evil.dir / "evil.html").write_text("<!DOCTYPE html><title>evil</title>")
+    ctx = browser.new_context(http_credentials={"username": "alice", "password": "secret"})
+    try:
+        page = ctx.new_page()
+        # Log in on the target first, as the visitor had.
+        page.goto(target.base + "/files/")
+        page.goto(evil.base + "/files/evil.html")
+        # A no-cors text/plain POST needs no preflight: only the server can refuse it. The
+        # uploaded page is sandboxed (CSP), so the script runs from the listing's origin page.
+        page.goto(evil.base + "/files/")
+        page.evaluate(
+            """async (url) => {
+                try { await fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include',
+                                        body: 'pwned', headers: {'Content-Type': 'text/plain'}}); }
+                catch (e) {}
+            }""",
+            target.base + "/files/pwned.txt",
+        )
+        time.sleep(0.3)
+        assert not (target.dir / "pwned.txt").exists(), "a cross-site POST was stored"
+    finally:
+        ctx.close()
+        target.stop()
+        evil.stop()
+
+
+# Run once each, with their own servers and contexts.
+ACCESS_TESTS = [
+    test_without_credentials_the_page_is_refused,
+    test_a_reader_sees_no_write_controls,
+    test_logging_in_from_the_page_shows_the_write_controls,
+    test_another_site_cannot_write_through_the_browser,
+]
+
 TESTS = [
     test_uploads_by_input_and_drop_appear,
     test_opens_a_subfolder_and_downloads_a_file,
@@ -321,26 +419,45 @@ TESTS = [
 ]
 
 
+def run(name, body):
+    try:
+        body()
+        print(f"test {name} ... ok", flush=True)
+        return True
+    except Exception:
+        print(f"test {name} ... FAILED", flush=True)
+        traceback.print_exc()
+        return False
+
+
 def main():
-    passed = failed = 0
+    results = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM)
-        for test in TESTS:
-            srv = Server()
-            ctx = browser.new_context(accept_downloads=True)
-            ctx.set_default_timeout(TIMEOUT_MS)
-            try:
-                test(ctx, srv)
-                passed += 1
-                print(f"test {test.__name__} ... ok", flush=True)
-            except Exception:
-                failed += 1
-                print(f"test {test.__name__} ... FAILED", flush=True)
-                traceback.print_exc()
-            finally:
-                ctx.close()
-                srv.stop()
+        # Every page test twice: as today (no users), and with a user who logs in through the
+        # browser's Basic prompt (Playwright answers it with http_credentials).
+        modes = [
+            ("", [], None),
+            (" [--auth]", ["--auth", "alice:secret"], {"username": "alice", "password": "secret"}),
+        ]
+        for label, args, credentials in modes:
+            for test in TESTS:
+                def body(test=test, args=args, credentials=credentials):
+                    srv = Server(args)
+                    srv.credentials = credentials
+                    ctx = browser.new_context(accept_downloads=True, http_credentials=credentials)
+                    ctx.set_default_timeout(TIMEOUT_MS)
+                    try:
+                        test(ctx, srv)
+                    finally:
+                        ctx.close()
+                        srv.stop()
+                results.append(run(test.__name__ + label, body))
+        for test in ACCESS_TESTS:
+            results.append(run(test.__name__, lambda test=test: test(browser)))
         browser.close()
+    passed = sum(results)
+    failed = len(results) - passed
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -7,6 +7,7 @@
 use super::{catching, Conn, LINGER_TIMEOUT, MAX_LINGER_BYTES};
 use crate::buf::with_scratch;
 use crate::config::MAX_DRAIN_BYTES;
+use crate::engine::shared::Exchange;
 use crate::http::body::{BodyReader, Framing};
 use crate::http::checks::{check_head, wants_keep_alive};
 use crate::http::date::{format_http_date, unix_seconds};
@@ -15,6 +16,7 @@ use crate::http::parse::Head;
 use crate::http::response::{write_response, WriteOptions};
 use crate::http::{escape_for_log, Method, Status, Version};
 use std::io::{self, Read};
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -46,13 +48,25 @@ impl Conn {
             config.max_head_bytes + 1,
             config.max_head_bytes,
         );
+        let mut exchange = Exchange {
+            config,
+            peer: self.peer,
+            draining: shared.is_draining(),
+            client: None,
+            user: None,
+        };
         // A panic is a bug, but it must cost only this request: answer 500 and close.
-        let outcome = catching(|| (shared.handler)(config, head, &mut body));
+        let outcome = catching(|| (shared.handler)(&mut exchange, head, &mut body));
+        let (client, user) = (exchange.client, exchange.user);
+        let who = Who {
+            client,
+            user: user.as_deref(),
+        };
         let (resp, mut keep_alive) = match outcome {
             Some(Ok(resp)) => (resp, true),
             Some(Err(e)) if !e.can_answer() => {
                 self.end_body(has_body);
-                self.log_request(head, e.status(), 0, started);
+                self.log_request(head, &who, e.status(), 0, started);
                 return false;
             }
             Some(Err(e)) => {
@@ -62,7 +76,7 @@ impl Conn {
                     escape_for_log(head.target(), &mut target);
                     shared.log.info(format_args!(
                         "{} error on {target}: {}",
-                        self.peer,
+                        who.client.map_or(self.peer.ip(), |c| c),
                         e.message()
                     ));
                 }
@@ -110,7 +124,7 @@ impl Conn {
         let socket = &mut self.socket;
         let written = with_scratch(|scratch| write_response(socket, scratch, resp, &opts));
         let (sent, still_open) = written.unwrap_or((0, false));
-        self.log_request(head, status, sent, started);
+        self.log_request(head, &who, status, sent, started);
         if !still_open {
             if !body_done {
                 self.linger();
@@ -144,7 +158,7 @@ impl Conn {
         let sent = with_scratch(|scratch| write_response(socket, scratch, e.response(), &opts))
             .map_or(0, |(n, _)| n);
         match head {
-            Some(h) => self.log_request(h, status, sent, started),
+            Some(h) => self.log_request(h, &Who::default(), status, sent, started),
             None => self.shared.log.access(format_args!(
                 "{} - - {} {} ({})",
                 self.peer,
@@ -177,11 +191,21 @@ impl Conn {
         }
     }
 
-    fn log_request(&self, head: &Head, status: Status, sent: u64, started: Instant) {
+    fn log_request(&self, head: &Head, who: &Who<'_>, status: Status, sent: u64, started: Instant) {
         self.shared.log.access_with(|line| {
             use std::fmt::Write;
-            // Writing to a String cannot fail.
-            let _ = write!(line, "{} \"", self.peer);
+            // Writing to a String cannot fail. Behind a trusted proxy the line starts with the
+            // client it forwarded for; the proxy's own address is in the connection lines.
+            let _ = match who.client {
+                Some(client) => write!(line, "{client} "),
+                None => write!(line, "{} ", self.peer),
+            };
+            if let Some(user) = who.user {
+                line.push_str("user=");
+                escape_user_for_log(user.as_bytes(), line);
+                line.push(' ');
+            }
+            line.push('"');
             escape_for_log(head.method_token(), line);
             line.push(' ');
             escape_for_log(head.target(), line);
@@ -192,5 +216,56 @@ impl Conn {
                 started.elapsed().as_secs_f64() * 1000.0
             );
         });
+    }
+}
+
+/// Who made a request, as the handler found out, for its log line.
+#[derive(Default)]
+struct Who<'a> {
+    client: Option<IpAddr>,
+    user: Option<&'a str>,
+}
+
+/// A user name as one log field: bytes other than letters, digits and `.`, `_`, `-`, `@` are
+/// written as `\xNN`, so that a name cannot contain a space, a quote or a line break.
+fn escape_user_for_log(name: &[u8], out: &mut String) {
+    use std::fmt::Write;
+    for &b in name.iter().take(MAX_LOGGED_USER_BYTES) {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@') {
+            out.push(char::from(b));
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    if name.len() > MAX_LOGGED_USER_BYTES {
+        out.push_str("...");
+    }
+}
+
+/// Longest user name written whole to the log.
+const MAX_LOGGED_USER_BYTES: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_are_one_safe_log_field() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"alice", "alice"),
+            (b"a.b_c-d@e", "a.b_c-d@e"),
+            (b"a b", "a\\x20b"),
+            (b"x\"\n", "x\\x22\\x0a"),
+            ("\u{e9}".as_bytes(), "\\xc3\\xa9"),
+        ];
+        for (name, want) in cases {
+            let mut out = String::new();
+            escape_user_for_log(name, &mut out);
+            assert_eq!(out, *want);
+        }
+        let mut out = String::new();
+        escape_user_for_log(&[b'a'; 100], &mut out);
+        assert_eq!(out.len(), MAX_LOGGED_USER_BYTES + 3);
     }
 }
