@@ -11,6 +11,7 @@ body equal to some recorded version of the name, or 404 while no PUT of the name
 acknowledged when the GET was sent.
 """
 
+import base64
 import hashlib
 import http.client
 import os
@@ -95,9 +96,14 @@ class Stats:
 
 
 class Clients:
-    def __init__(self, https, ca, registry, stats, tmp, stop):
+    def __init__(self, https, ca, registry, stats, tmp, stop, credentials):
         self.https, self.ca, self.registry, self.stats, self.tmp, self.stop = \
             https, ca, registry, stats, tmp, stop
+        self.credentials = credentials  # (user, password), or None where the server has no users
+        self.headers = {}
+        if credentials:
+            token = base64.b64encode(":".join(credentials).encode()).decode()
+            self.headers["Authorization"] = f"Basic {token}"
         self.ctx = ssl.create_default_context(cafile=ca)
         self.ctx.set_alpn_protocols(["http/1.1"])
         self.lock = threading.Lock()
@@ -106,11 +112,15 @@ class Clients:
     def url(self, path):
         return f"https://{DOMAIN}:{self.https}{path}"
 
-    def curl(self, args, url, out):
-        """(exit code, status, HTTP version, seconds, stderr) of one curl request."""
-        cmd = ["curl", "-sS", "--http2", "--cacert", self.ca, "--interface", CURL_SOURCE,
+    def curl(self, args, url, out, source=CURL_SOURCE, login=True):
+        """(exit code, status, HTTP version, seconds, stderr) of one curl request, with the
+        test's user's credentials unless `login` is False."""
+        cmd = ["curl", "-sS", "--http2", "--cacert", self.ca, "--interface", source,
                "--resolve", f"{DOMAIN}:{self.https}:127.0.0.1", "--max-time", str(REQUEST_TIMEOUT),
-               "-o", out, "-w", "%{http_code} %{http_version} %{time_total}"] + args + [url]
+               "-o", out, "-w", "%{http_code} %{http_version} %{time_total}"]
+        if login and self.credentials:
+            cmd += ["-u", ":".join(self.credentials)]
+        cmd += args + [url]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=REQUEST_TIMEOUT + 5)
         parts = r.stdout.split()
         code = int(parts[0]) if parts and parts[0].isdigit() else 0
@@ -137,7 +147,7 @@ class Clients:
             reused = conn is not None
             try:
                 conn = conn or self.connection()
-                conn.request(method, path, body=body)
+                conn.request(method, path, body=body, headers=self.headers)
                 r = conn.getresponse()
                 data = r.read()
                 if r.will_close:

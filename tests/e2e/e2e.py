@@ -31,6 +31,7 @@ removed.
 """
 
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -40,7 +41,7 @@ import threading
 import time
 
 from clients import Clients, Registry, Stats
-from params import (BIN, CLEANUP_AGE, CURL_SOURCE, DOMAIN, DURATION, HARD_DEADLINE, KEEP,
+from params import (ATTACKER_SOURCE, BIN, CLEANUP_AGE, CURL_SOURCE, DOMAIN, DURATION, HARD_DEADLINE, KEEP,
                     PROXY_ADDR, READERS_CURL, READERS_PY, REJOIN, REQUEST_TIMEOUT, RESTART_GAP,
                     SEED, WRITERS_CURL, WRITERS_PY, free_port, log)
 from procs import Instance, Nginx, make_certificate, nginx_config, verify_units
@@ -85,9 +86,17 @@ class Run:
         self.has_trust = has_trust
         flags = (["--trust-proxy", PROXY_ADDR] if has_trust else []) + \
                 (["--allow-host", DOMAIN] if has_allow else [])
-        log(f"seed {SEED}, {DURATION:g} s of load; instance flags: {' '.join(flags) or 'none'}")
-        self.check("the binary has --trust-proxy and --allow-host", has_trust and has_allow,
-                   "" if has_trust and has_allow else "missing in this build")
+        # A user, as a deployment reachable from the internet has (deploy/http-server@.service):
+        # without credentials a client gets 401, and the failed-login limit can be checked.
+        self.credentials = None
+        if "--auth " in helptext:
+            self.credentials = ("e2e", f"pw-{random.getrandbits(64):016x}")
+            flags += ["--auth", ":".join(self.credentials)]
+        log(f"seed {SEED}, {DURATION:g} s of load; instance flags: "
+            f"{' '.join(flags).replace(self.credentials[1], '***') if self.credentials else ' '.join(flags)}")
+        self.check("the binary has --trust-proxy, --allow-host and --auth",
+                   has_trust and has_allow and self.credentials is not None,
+                   "" if has_trust and has_allow and self.credentials else "missing in this build")
 
         self.cert, key = make_certificate(self.dirs["tls"])
         port_a, port_b, self.https, self.http_port = (free_port() for _ in range(4))
@@ -128,9 +137,32 @@ class Run:
                                            clients.url("/files/huge"), os.devnull)
         self.check("an upload declared over 4 GiB gets 413 from nginx", code == 413,
                    f"curl exit {rc}, {code} {err}")
-        rc, code, _, _, err = clients.curl([], clients.url("/health"), os.devnull)
-        self.check("GET /health through nginx", code in (200, 404) if rc == 0 else False,
-                   f"{code}{' (no /health in this build)' if code == 404 else ''}")
+        health = os.path.join(self.tmp, "health")
+        rc, code, _, _, err = clients.curl([], clients.url("/health"), health, login=False)
+        with open(health, "rb") as f:
+            body = f.read()
+        self.check("GET /health through nginx is 200 ok", rc == 0 and code == 200,
+                   f"curl exit {rc}, {code} {body[:20]!r}")
+        if self.credentials:
+            self.check_login_limit(clients)
+
+    def check_login_limit(self, clients):
+        """The failed-login limit counts the client nginx forwarded for: wrong passwords from
+        127.0.0.7 get it 429, while a client at 127.0.0.6 is still served. (Were the instances
+        counting nginx's 127.0.0.1, every client would be blocked.)"""
+        rc, code, _, _, err = clients.curl([], clients.url("/files/"), os.devnull,
+                                           source=ATTACKER_SOURCE, login=False)
+        self.check("no credentials: 401 through nginx", code == 401, f"curl exit {rc}, {code} {err}")
+        codes = []
+        for _ in range(30):
+            rc, code, _, _, _ = clients.curl(["-u", "e2e:wrong"], clients.url("/files/"),
+                                             os.devnull, source=ATTACKER_SOURCE, login=False)
+            codes.append(code)
+        _, fine, _, _ = clients.exchange(None, "GET", "/files/?id=limit")
+        self.check("wrong passwords from 127.0.0.7 get 429, 127.0.0.6 is still served",
+                   429 in codes and fine == 200,
+                   f"127.0.0.7: {codes.count(401)} x 401 then {codes.count(429)} x 429; "
+                   f"127.0.0.6: {fine}")
 
     # -- the load and the restarts
 
@@ -330,7 +362,7 @@ def main():
         check("systemd-analyze verify deploy/*.service", ok, detail)
         run.start()
         registry, stats = Registry(), Stats()
-        clients = Clients(run.https, run.cert, registry, stats, run.tmp, stop)
+        clients = Clients(run.https, run.cert, registry, stats, run.tmp, stop, run.credentials)
         run.check_edges(clients)
         run.load(clients, stop)
         run.check_final_state(clients, registry)

@@ -16,6 +16,7 @@ KEEP = os.environ.get("E2E_KEEP", os.path.join(ROOT, "target/e2e"))
 DOMAIN = "files.example.com"  # server_name in deploy/nginx.conf, --allow-host of the instances
 CURL_SOURCE = "127.0.0.5"  # the HTTP/2 clients (curl) connect from here
 PYTHON_SOURCE = "127.0.0.6"  # the HTTP/1.1 clients (http.client) from here
+ATTACKER_SOURCE = "127.0.0.7"  # the wrong passwords of the failed-login check
 PROXY_ADDR = "127.0.0.1"  # nginx reaches the instances from here: their --trust-proxy
 
 # Seconds from a SIGKILL to the start again. Short, as a supervisor restarts a crashed

@@ -24,7 +24,7 @@ def client_addresses(logs):
     """Every request line of an instance that carries one of the clients' ids must start with
     that client's own address (127.0.0.5 for curl, 127.0.0.6 for Python), not the proxy's
     ip:port. Returns the lines seen per client and up to five wrong ones."""
-    pat = re.compile(r'^\S+ (\S+) "(?:GET|PUT) /files/\S*\?id=([cp])')
+    pat = re.compile(r'^\S+ (\S+) (?:user=\S+ )?"(?:GET|PUT) /files/\S*\?id=([cp])')
     seen, wrong = {"c": 0, "p": 0}, []
     for path in logs:
         with open(path, errors="replace") as f:
