@@ -58,3 +58,38 @@ impl LoginCache {
         entries.push_back((tag, id));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::users::Users;
+    use crate::config::{Rights, UserEntry};
+
+    #[test]
+    fn remembers_the_most_recent_logins_only() {
+        let entries: Vec<UserEntry> = (0..2)
+            .map(|i| UserEntry {
+                name: format!("u{i}"),
+                password: "pw".into(),
+                rights: Rights::Read,
+            })
+            .collect();
+        let users = Users::new(&entries).unwrap();
+        let (a, b) = (
+            users.verify(b"u0", b"pw").unwrap(),
+            users.verify(b"u1", b"pw").unwrap(),
+        );
+        let cache = LoginCache::new().unwrap();
+        assert_eq!(cache.get(b"Basic x"), None);
+        cache.put(b"Basic x", a);
+        cache.put(b"Basic x", a);
+        assert_eq!(cache.get(b"Basic x"), Some(a));
+        assert_eq!(cache.get(b"Basic y"), None);
+        for i in 0..MAX_ENTRIES {
+            cache.put(format!("Basic {i}").as_bytes(), b);
+        }
+        assert_eq!(cache.get(b"Basic x"), None, "the oldest went");
+        assert_eq!(cache.get(b"Basic 0"), Some(b));
+        assert_eq!(cache.lock().len(), MAX_ENTRIES);
+    }
+}

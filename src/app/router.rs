@@ -148,6 +148,11 @@ pub fn respond<'h, S: Read + Write>(
     if route(head.target()).is_ok_and(|r| r == Route::Health) {
         return handlers::health(x.draining, head);
     }
+    // Browsers ask for this on their own, without the credentials they hold for the page: a
+    // 401 would only fill their consoles. There is none, whoever asks.
+    if path_of(head.target()).is_ok_and(|p| p == b"/favicon.ico") {
+        return Err(Error::NotFound);
+    }
     let write = matches!(head.method, Method::Put | Method::Post | Method::Delete);
     let grant = app.access.check(x, head, write)?;
     let viewer = Viewer {

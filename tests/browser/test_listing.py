@@ -21,6 +21,7 @@ import time
 import traceback
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -315,10 +316,17 @@ def test_without_credentials_the_page_is_refused(browser):
     srv = Server(["--auth", "alice:secret"])
     ctx = browser.new_context()
     try:
-        page = ctx.new_page()
-        response = page.goto(srv.base + "/files/")
+        # What the server answers...
+        response = ctx.request.get(srv.base + "/files/")
         assert response.status == 401, response.status
-        assert "Basic" in response.headers["www-authenticate"]
+        assert response.headers["www-authenticate"] == 'Basic realm="http-server", charset="UTF-8"'
+        # ...and what the browser makes of it with nobody to type a password: it gives up.
+        page = ctx.new_page()
+        try:
+            page.goto(srv.base + "/files/")
+            raise AssertionError("the page loaded without credentials")
+        except PlaywrightError as e:
+            assert "ERR_INVALID_AUTH_CREDENTIALS" in str(e), e
     finally:
         ctx.close()
         srv.stop()
@@ -367,34 +375,38 @@ def test_logging_in_from_the_page_shows_the_write_controls(browser):
 
 
 def test_another_site_cannot_write_through_the_browser(browser):
-    """A page on another origin (a second server) posts to this one with the visitor's
-    credentials: the answer is 403 and nothing is written."""
-    target = Server(["--auth", "alice:secret"])
-    evil = Server()
-    (evil.dir / "evil.html").write_text("<!DOCTYPE html><title>evil</title>")
-    ctx = browser.new_context(http_credentials={"username": "alice", "password": "secret"})
-    try:
-        page = ctx.new_page()
-        # Log in on the target first, as the visitor had.
-        page.goto(target.base + "/files/")
-        page.goto(evil.base + "/files/evil.html")
-        # A no-cors text/plain POST needs no preflight: only the server can refuse it. The
-        # uploaded page is sandboxed (CSP), so the script runs from the listing's origin page.
-        page.goto(evil.base + "/files/")
-        page.evaluate(
-            """async (url) => {
-                try { await fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include',
-                                        body: 'pwned', headers: {'Content-Type': 'text/plain'}}); }
-                catch (e) {}
-            }""",
-            target.base + "/files/pwned.txt",
-        )
-        time.sleep(0.3)
-        assert not (target.dir / "pwned.txt").exists(), "a cross-site POST was stored"
-    finally:
-        ctx.close()
-        target.stop()
-        evil.stop()
+    """A page on another origin (a second server, another port) posts to this one, which lets
+    anonymous clients write (the default on loopback): a no-cors text/plain POST needs no
+    preflight, so only the server can refuse it. Then the same with a logged-in visitor."""
+    for args, credentials in [
+        ([], None),
+        (["--auth", "alice:secret"], {"username": "alice", "password": "secret"}),
+    ]:
+        target = Server(args)
+        evil = Server()
+        ctx = browser.new_context(http_credentials=credentials)
+        try:
+            page = ctx.new_page()
+            # The visitor has the target open (and logged in, where it has users).
+            page.goto(target.base + "/files/")
+            # A document of the other origin without the listing page's CSP (which allows
+            # connections to its own origin only): the attacker's page is its own.
+            page.goto(evil.base + "/echo/evil")
+            page.evaluate(
+                """async (url) => {
+                    try {
+                        await fetch(url, {method: 'POST', mode: 'no-cors', credentials: 'include',
+                                          body: 'pwned', headers: {'Content-Type': 'text/plain'}});
+                    } catch (e) {}
+                }""",
+                target.base + "/files/pwned.txt",
+            )
+            time.sleep(0.3)
+            assert not (target.dir / "pwned.txt").exists(), f"a cross-site POST was stored {args}"
+        finally:
+            ctx.close()
+            target.stop()
+            evil.stop()
 
 
 # Run once each, with their own servers and contexts.

@@ -22,11 +22,18 @@ pub const MAX_SALT_BYTES: usize = 64;
 const SCHEME: &str = "pbkdf2-sha256";
 
 /// A stored password hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash {
     iterations: u32,
     salt: Vec<u8>,
     hash: [u8; 32],
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the salt or the hash: a debug print must not help an offline guess.
+        write!(f, "PasswordHash({SCHEME}, {} rounds)", self.iterations)
+    }
 }
 
 impl PasswordHash {
