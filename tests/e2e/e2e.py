@@ -331,9 +331,8 @@ class Run:
                     shutil.copy(os.path.join(d, f), KEEP)
 
     def cleanup(self):
-        if self.nginx is not None and self.nginx.proc is not None and self.nginx.proc.poll() is None:
-            self.nginx.proc.kill()
-            self.nginx.proc.wait(5)
+        if self.nginx is not None:
+            self.nginx.kill()
         for inst in self.instances:
             inst.stop_hard()
         try:

@@ -131,14 +131,34 @@ class Nginx:
                 time.sleep(0.02)
 
     def stop(self):
-        """Graceful (SIGQUIT: finish what is in progress), then SIGKILL."""
+        """Graceful (SIGQUIT: finish what is in progress), else as `kill`."""
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGQUIT)
         try:
             self.proc.wait(15)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            self.kill()
+
+    def kill(self):
+        """A fast stop (SIGTERM: the master stops its workers and exits), else SIGKILL to the
+        master and to each worker: a SIGKILLed master leaves its workers running."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                workers = [int(p) for p in f.read().split()]
+        except OSError:
+            workers = []
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            for pid in workers + [self.proc.pid]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
             self.proc.wait(5)
 
 
