@@ -72,6 +72,8 @@ fn with_no_flag_on_loopback_anyone_may_write_as_before() {
     let srv = server_with(|_| {});
     let r = send(&srv, "POST", "/files/a", "", b"hi");
     assert_eq!(r.status, 201);
+    // Nobody to log in as: no login page.
+    assert_eq!(send(&srv, "GET", "/_login?to=/files/", "", b"").status, 404);
     // Credentials mean nothing without users: ignored, not refused.
     let r = send(&srv, "PUT", "/files/a", &auth("x:y"), b"ho");
     assert_eq!(r.status, 204);

@@ -110,6 +110,11 @@ impl Access {
         notes
     }
 
+    /// Whether any user is configured (else there is nobody to log in as).
+    pub fn has_users(&self) -> bool {
+        !self.users.is_empty()
+    }
+
     /// Whether a user could get more rights than anonymous clients have by logging in.
     pub fn login_would_help(&self) -> bool {
         !self.users.is_empty() && self.anonymous < Rights::Write

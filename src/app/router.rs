@@ -153,6 +153,10 @@ pub fn respond<'h, S: Read + Write>(
     if path_of(head.target()).is_ok_and(|p| p == b"/favicon.ico") {
         return Err(Error::NotFound);
     }
+    // Without users there is nobody to log in as: the login page is not there.
+    if !app.access.has_users() && route(head.target()).is_ok_and(|r| matches!(r, Route::Login(_))) {
+        return Err(Error::NotFound);
+    }
     let write = matches!(head.method, Method::Put | Method::Post | Method::Delete);
     let grant = app.access.check(x, head, write)?;
     let viewer = Viewer {

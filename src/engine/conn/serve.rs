@@ -74,11 +74,15 @@ impl Conn {
                     // Our side failed, not the client: say why, whatever --quiet says.
                     let mut target = String::new();
                     escape_for_log(head.target(), &mut target);
-                    shared.log.info(format_args!(
-                        "{} error on {target}: {}",
-                        who.client.map_or(self.peer.ip(), |c| c),
-                        e.message()
-                    ));
+                    let message = e.message();
+                    match who.client {
+                        Some(client) => shared
+                            .log
+                            .info(format_args!("{client} error on {target}: {message}")),
+                        None => shared
+                            .log
+                            .info(format_args!("{} error on {target}: {message}", self.peer)),
+                    }
                 }
                 (e.response(), !e.closes_connection())
             }
