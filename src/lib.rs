@@ -38,7 +38,8 @@ use std::io;
 /// Binds with the application's router, then removes uploads that a killed process left behind.
 ///
 /// # Errors
-/// `InvalidInput` for a bad `--directory`, and the bind error (address in use, say).
+/// `InvalidInput` for a bad `--directory` or a bad user entry, and the bind error (address in
+/// use, say).
 pub fn bind(config: Config) -> io::Result<Server> {
     let app = app::App::new(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let notes = app.access.startup_notes();

@@ -143,18 +143,17 @@ pub fn respond<'h, S: Read + Write>(
     head: &'h Head,
     body: &mut BodyReader<'_, S>,
 ) -> Result<Response<'h>, Error> {
-    // A load balancer asks without credentials, under whatever Host it was configured with;
-    // the answer reveals nothing.
-    if route(head.target()).is_ok_and(|r| r == Route::Health) {
-        return handlers::health(x.draining, head);
+    match route(head.target()) {
+        // A load balancer asks without credentials, under whatever Host it was configured
+        // with; the answer reveals nothing.
+        Ok(Route::Health) => return handlers::health(x.draining, head),
+        // Without users there is nobody to log in as: the login page is not there.
+        Ok(Route::Login(_)) if !app.access.has_users() => return Err(Error::NotFound),
+        _ => {}
     }
     // Browsers ask for this on their own, without the credentials they hold for the page: a
     // 401 would only fill their consoles. There is none, whoever asks.
     if path_of(head.target()).is_ok_and(|p| p == b"/favicon.ico") {
-        return Err(Error::NotFound);
-    }
-    // Without users there is nobody to log in as: the login page is not there.
-    if !app.access.has_users() && route(head.target()).is_ok_and(|r| matches!(r, Route::Login(_))) {
         return Err(Error::NotFound);
     }
     let write = matches!(head.method, Method::Put | Method::Post | Method::Delete);
