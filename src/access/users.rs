@@ -82,6 +82,13 @@ impl Users {
         self.list.is_empty()
     }
 
+    /// Whether some password is a stored hash (slow to check, so worth remembering).
+    pub fn any_hashed(&self) -> bool {
+        self.list
+            .iter()
+            .any(|u| matches!(u.secret, Secret::Hashed(_)))
+    }
+
     /// Whether some user may write.
     pub fn any_writer(&self) -> bool {
         self.list.iter().any(|u| u.rights == Rights::Write)
