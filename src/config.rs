@@ -90,6 +90,11 @@ pub struct Config {
     pub stale_upload_age: Duration,
     /// See [`DEFAULT_SHUTDOWN_TIMEOUT`].
     pub shutdown_timeout: Duration,
+    /// How long a drain keeps idle keep-alive connections open before it closes them
+    /// (`--drain-idle`; zero: at once). Meanwhile a request on one is answered, with
+    /// `Connection: close`. Behind a proxy, longer than the proxy's keep-alive timeout: the
+    /// proxy then closes them itself, and no request of its meets a connection being closed.
+    pub drain_idle: Duration,
     /// Send file bodies with `sendfile(2)` where the platform has it (`--no-sendfile`: copy
     /// them through a buffer instead).
     pub sendfile: bool,
@@ -214,6 +219,7 @@ impl Default for Config {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            drain_idle: Duration::ZERO,
             stale_upload_age: DEFAULT_STALE_UPLOAD_AGE,
             sendfile: true,
             send_date: false,

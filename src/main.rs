@@ -31,6 +31,9 @@ Options:
   --write-timeout SECS       longest wait for a client to take our bytes (default 10)
   --shutdown-timeout SECS    on SIGTERM/SIGINT, let requests in progress finish for up to
                              this long, then exit (default 10; a second signal exits at once)
+  --drain-idle SECS          on SIGTERM/SIGINT, keep idle keep-alive connections open up to
+                             this long (each then closes after one more answer), so that a
+                             proxy in front closes them itself (default 0: close at once)
   --stale-upload-age SECS    at start-up, remove any server's temporary upload files older
                              than this (default 86400); younger ones only if provably dead
   --no-sendfile              copy file bodies through a buffer instead of sendfile(2)
@@ -164,6 +167,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Args>, String
             "--body-timeout" => c.body_read_timeout = seconds(&flag, &value(&flag)?)?,
             "--write-timeout" => c.write_timeout = seconds(&flag, &value(&flag)?)?,
             "--shutdown-timeout" => c.shutdown_timeout = seconds(&flag, &value(&flag)?)?,
+            "--drain-idle" => c.drain_idle = seconds(&flag, &value(&flag)?)?,
             "--stale-upload-age" => {
                 c.stale_upload_age = seconds_up_to(&flag, &value(&flag)?, MAX_STALE_UPLOAD_AGE)?
             }

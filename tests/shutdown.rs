@@ -196,3 +196,58 @@ fn health_says_503_once_the_drain_has_begun() {
     assert_eq!(r.header("connection"), Some("close"));
     assert!(p.wait_exit().success());
 }
+
+#[test]
+fn with_drain_idle_an_idle_connection_still_gets_an_answer_then_closes() {
+    // Behind a proxy: the proxy may send on a kept-alive connection at any instant, and must
+    // not meet one being closed. With --drain-idle it is answered (with close) instead.
+    let dir = TempDir::new("shutdown-drain-idle");
+    let mut p = Proc::start(dir.path(), &["--drain-idle", "5"]);
+    let mut s = p.connect();
+    s.write_all(b"GET /echo/one HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s, false).body, b"one");
+    let started = Instant::now();
+    p.signal("TERM");
+    p.wait_log("SIGTERM: draining");
+    // The idle connection is still open some time into the drain.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        p.child.try_wait().unwrap().is_none(),
+        "exited while a connection was open"
+    );
+    s.write_all(b"GET /echo/two HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut s, false);
+    assert_eq!(r.body, b"two");
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(common::is_closed(&mut s));
+    // With no connection left, the drain ends without waiting out --drain-idle.
+    assert!(p.wait_exit().success());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn with_drain_idle_an_unused_idle_connection_is_closed_when_it_is_over() {
+    let dir = TempDir::new("shutdown-drain-idle-unused");
+    let mut p = Proc::start(dir.path(), &["--drain-idle", "0.5"]);
+    let mut s = p.connect();
+    s.write_all(b"GET /echo/one HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s, false).body, b"one");
+    let started = Instant::now();
+    p.signal("TERM");
+    assert!(common::is_closed(&mut s));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400),
+        "closed after {waited:?}"
+    );
+    assert!(p.wait_exit().success());
+    let last = p.wait_log("stopped after");
+    assert!(last.contains("1 idle connection(s) closed"), "{last}");
+}

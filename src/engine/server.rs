@@ -73,11 +73,17 @@ pub struct Stopper {
 }
 
 impl Stopper {
-    /// Stops accepting, closes idle connections, and lets requests in progress finish (up to the
-    /// shutdown timeout). Returns whether a drain had already begun.
+    /// Stops accepting, closes idle connections (at once, or after `--drain-idle`), and lets
+    /// requests in progress finish (up to the shutdown timeout). Returns whether a drain had
+    /// already begun.
     pub fn drain(&self) -> bool {
         let again = self.shared.begin_drain();
-        self.pool.drain();
+        if self.shared.config.drain_idle.is_zero() {
+            // Idle connections close now and as they become idle; with --drain-idle, the
+            // acceptor's drain does this once that time is over.
+            self.shared.close_idle();
+            self.pool.drain();
+        }
         self.wake_acceptor();
         again
     }
@@ -212,14 +218,22 @@ impl Server {
         // left waiting in the backlog.
         drop(self.listener);
         if !self.stopped.load(Ordering::Relaxed) {
-            self.pool.drain();
             let deadline = started + c.shutdown_timeout;
-            while shared.in_flight.load(Ordering::Relaxed) > 0
-                && Instant::now() < deadline
-                && !self.stopped.load(Ordering::Relaxed)
-            {
-                thread::sleep(DRAIN_CHECK_INTERVAL);
-            }
+            // Idle connections stay open for --drain-idle (within the shutdown timeout), so
+            // that a proxy closes them itself; then they are closed.
+            let idle_deadline = (started + c.drain_idle).min(deadline);
+            let wait_until = |until: Instant| {
+                while shared.in_flight.load(Ordering::Relaxed) > 0
+                    && Instant::now() < until
+                    && !self.stopped.load(Ordering::Relaxed)
+                {
+                    thread::sleep(DRAIN_CHECK_INTERVAL);
+                }
+            };
+            wait_until(idle_deadline);
+            shared.close_idle();
+            self.pool.drain();
+            wait_until(deadline);
         }
         let report = DrainReport {
             requests: shared.drained_requests.load(Ordering::Relaxed),

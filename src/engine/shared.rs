@@ -49,6 +49,8 @@ pub struct Shared {
     pub in_body: AtomicUsize,
     /// Set once the server drains: it accepts no more, and answers say `Connection: close`.
     draining: AtomicBool,
+    /// Set once a drain closes idle connections (at its start, or after `--drain-idle`).
+    closing_idle: AtomicBool,
     /// Requests answered since the drain began.
     pub drained_requests: AtomicU64,
     /// Idle connections closed by the drain.
@@ -67,6 +69,7 @@ impl Shared {
             in_flight: AtomicUsize::new(0),
             in_body: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
+            closing_idle: AtomicBool::new(false),
             drained_requests: AtomicU64::new(0),
             drained_idle: AtomicU64::new(0),
         }
@@ -74,6 +77,16 @@ impl Shared {
 
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Whether a drain closes idle connections now.
+    pub fn is_closing_idle(&self) -> bool {
+        self.closing_idle.load(Ordering::Relaxed)
+    }
+
+    /// From now on, idle connections are closed (see [`Shared::is_closing_idle`]).
+    pub fn close_idle(&self) {
+        self.closing_idle.store(true, Ordering::Relaxed);
     }
 
     /// Marks the server as draining; returns whether it already was.

@@ -22,6 +22,11 @@ PROXY_ADDR = "127.0.0.1"  # nginx reaches the instances from here: their --trust
 # Seconds from a SIGKILL to the start again. Short, as a supervisor restarts a crashed
 # container: the new instance then meets the dead one's temporary files younger than 5 s.
 RESTART_GAP = float(os.environ.get("E2E_RESTART_GAP", "1"))
+# nginx's upstream keepalive_timeout in the test's copy of deploy/nginx.conf, and the instances'
+# --drain-idle, longer: on SIGTERM an instance keeps its idle connections until nginx has closed
+# them itself, so that no request of nginx's meets a connection being closed.
+UPSTREAM_KEEPALIVE = 2
+DRAIN_IDLE = 3
 REJOIN = 3.0  # seconds an instance is back before the other one stops (nginx fail_timeout 2 s)
 CLEANUP_AGE = 5.5  # a dead instance's unlocked temporary file goes once older than 5 s
 

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import time
 
-from params import BIN, DOMAIN, NGINX_CONF, UNITS, log
+from params import BIN, DOMAIN, NGINX_CONF, UNITS, UPSTREAM_KEEPALIVE, log
 
 
 class Instance:
@@ -187,6 +187,9 @@ def nginx_config(folder, https, http_port, port_a, port_b, cert, key):
         ("/run/nginx-http-server.pid", os.path.join(folder, "nginx.pid"), 1),
         ("/var/log/nginx/", folder + "/", 2),
         ("/var/lib/nginx/", folder + "/", 2),
+        # The instances keep idle connections open on SIGTERM for longer than nginx keeps
+        # them (--drain-idle, params.DRAIN_IDLE): shorter here, so that A's drain takes 3 s.
+        ("keepalive_timeout 10s;", f"keepalive_timeout {UPSTREAM_KEEPALIVE}s;", 1),
     ]
     for old, new, count in edits:
         found = text.count(old)

@@ -226,7 +226,7 @@ impl Conn {
                 Err(e) if is_timeout(&e) => {}
                 Err(_) => return Next::Close,
             }
-            if self.buf.is_empty() && self.shared.is_draining() {
+            if self.buf.is_empty() && self.shared.is_closing_idle() {
                 self.shared.drained_idle.fetch_add(1, Ordering::Relaxed);
                 return Next::Close;
             }
