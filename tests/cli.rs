@@ -26,7 +26,16 @@ fn help_and_version_exit_0() {
         "--show-hidden",
         "--read-only",
         "--shutdown-timeout",
+        "--drain-idle",
+        "--stale-upload-age",
         "--no-sendfile",
+        "--auth",
+        "--auth-read",
+        "--auth-file",
+        "--anonymous",
+        "--allow-host",
+        "--trust-proxy",
+        "--hash-password",
     ] {
         assert!(text.contains(flag), "help lacks {flag}");
     }
