@@ -6,7 +6,8 @@
 //! 2. `Host` (421 for a name the server does not answer for: DNS rebinding);
 //! 3. for a write, where a browser says it comes from (403 for another site);
 //! 4. credentials, when users are configured: 429 while the client is over its failed-login
-//!    limit, 401 for malformed or wrong ones;
+//!    limit, 401 for malformed or wrong ones, 503 while `MAX_SLOW_CHECKS` stored hashes are
+//!    being checked already;
 //! 5. the rights of the user, or of anonymous clients: 401 for an anonymous client that needs
 //!    to log in, 403 for a user without the right.
 //!
@@ -24,6 +25,7 @@ use crate::config::{Cidr, Config, Rights};
 use crate::engine::shared::Exchange;
 use crate::http::error::Error;
 use crate::http::parse::Head;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// What a request was granted.
@@ -41,6 +43,7 @@ pub struct Access {
     trust: Vec<Cidr>,
     limiter: limit::FailureLimiter,
     cache: cache::LoginCache,
+    slow_checks: Permits,
 }
 
 /// What anonymous clients may do when `--anonymous` is not given: nothing once there are users;
@@ -70,6 +73,7 @@ impl Access {
             trust: config.trust_proxy.clone(),
             limiter: limit::FailureLimiter::default(),
             cache: cache::LoginCache::new().map_err(|e| format!("no random numbers: {e}"))?,
+            slow_checks: Permits::new(MAX_SLOW_CHECKS),
         })
     }
 
@@ -168,10 +172,11 @@ impl Access {
         }
         let id = match self.login(head, authorization) {
             Ok(id) => id,
-            Err(why) => {
+            Err(LoginError::Wrong(why)) => {
                 self.limiter.fail(client.addr, now);
                 return Err(Error::Unauthorized(why));
             }
+            Err(LoginError::Busy) => return Err(Error::Busy { retry_after: 1 }),
         };
         let name = self.users.name(id);
         x.user = Some(name.to_string());
@@ -185,9 +190,9 @@ impl Access {
         }
     }
 
-    fn login(&self, head: &Head, authorization: &[u8]) -> Result<users::UserId, &'static str> {
+    fn login(&self, head: &Head, authorization: &[u8]) -> Result<users::UserId, LoginError> {
         if head.headers.count("authorization") > 1 {
-            return Err("more than one Authorization header");
+            return Err(LoginError::Wrong("more than one Authorization header"));
         }
         // Plain passwords are checked faster than the cache is looked up.
         if self.users.any_hashed() {
@@ -195,14 +200,84 @@ impl Access {
                 return Ok(id);
             }
         }
-        let credentials = basic::parse_authorization(authorization)?;
+        let credentials = basic::parse_authorization(authorization).map_err(LoginError::Wrong)?;
+        // A stored hash costs a PBKDF2: only so many at once, whoever sends them, so that
+        // wrong passwords from many addresses cannot take every worker.
+        let _permit = if self.users.is_slow_to_check(&credentials.user) {
+            Some(self.slow_checks.try_acquire().ok_or(LoginError::Busy)?)
+        } else {
+            None
+        };
         let id = self
             .users
             .verify(&credentials.user, &credentials.password)
-            .ok_or("wrong user name or password")?;
+            .ok_or(LoginError::Wrong("wrong user name or password"))?;
         if self.users.is_hashed(id) {
             self.cache.put(authorization, id);
         }
         Ok(id)
+    }
+}
+
+/// Why a login did not succeed.
+enum LoginError {
+    /// Malformed or wrong credentials (401, and counted against the client).
+    Wrong(&'static str),
+    /// Too many stored hashes being checked at once (503, not counted).
+    Busy,
+}
+
+/// Most stored password hashes checked at once (each is a PBKDF2 of 0.3 s of a core).
+pub const MAX_SLOW_CHECKS: usize = 2;
+
+/// A counting limit, taken without waiting.
+pub struct Permits {
+    taken: AtomicUsize,
+    max: usize,
+}
+
+/// One taken permit, given back when dropped.
+pub struct Permit<'a>(&'a Permits);
+
+impl Permits {
+    pub fn new(max: usize) -> Permits {
+        Permits {
+            taken: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    /// A permit, or `None` when all are taken.
+    pub fn try_acquire(&self) -> Option<Permit<'_>> {
+        self.taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Permit(self))
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.0.taken.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permits_are_bounded_and_given_back() {
+        let p = Permits::new(2);
+        let a = p.try_acquire().unwrap();
+        let b = p.try_acquire().unwrap();
+        assert!(p.try_acquire().is_none());
+        drop(a);
+        let c = p.try_acquire().unwrap();
+        assert!(p.try_acquire().is_none());
+        drop((b, c));
+        assert!(p.try_acquire().is_some());
     }
 }

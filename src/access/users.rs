@@ -109,6 +109,14 @@ impl Users {
         ok.then_some(UserId(i))
     }
 
+    /// Whether checking a password for this name costs a PBKDF2 (a known user with a stored
+    /// hash).
+    pub fn is_slow_to_check(&self, name: &[u8]) -> bool {
+        self.list
+            .iter()
+            .any(|u| u.name.as_bytes() == name && matches!(u.secret, Secret::Hashed(_)))
+    }
+
     /// Whether checking this user's password is slow (a stored hash), so worth remembering.
     pub fn is_hashed(&self, id: UserId) -> bool {
         self.list

@@ -50,6 +50,8 @@ pub enum Error {
     ForbiddenBecause(String),
     /// Too many failed logins from this client (429). Holds the seconds until it may try again.
     TooManyRequests { retry_after: u64 },
+    /// The server is too busy for this now (503). Holds the seconds to wait.
+    Busy { retry_after: u64 },
     /// A `Host` this server does not answer for (421): what a DNS rebinding attack sends.
     Misdirected,
     /// The request conflicts with what is on disk (409): a parent that is a file, a folder
@@ -87,6 +89,7 @@ impl Error {
             Error::Forbidden(_) | Error::ForbiddenBecause(_) => Status::FORBIDDEN,
             Error::TooManyRequests { .. } => Status::TOO_MANY_REQUESTS,
             Error::Misdirected => Status::MISDIRECTED_REQUEST,
+            Error::Busy { .. } => Status::SERVICE_UNAVAILABLE,
             Error::Conflict(_) => Status::CONFLICT,
             Error::PreconditionFailed => Status::PRECONDITION_FAILED,
             Error::RangeNotSatisfiable { .. } => Status::RANGE_NOT_SATISFIABLE,
@@ -119,6 +122,7 @@ impl Error {
             | Error::ForbiddenBecause(_)
             | Error::TooManyRequests { .. }
             | Error::Misdirected
+            | Error::Busy { .. }
             | Error::Conflict(_)
             | Error::PreconditionFailed
             | Error::RangeNotSatisfiable { .. }
@@ -145,6 +149,7 @@ impl Error {
             Error::Misdirected => {
                 "misdirected request: this server does not answer for that Host".to_string()
             }
+            Error::Busy { .. } => "busy checking passwords; try again".to_string(),
             Error::Conflict(why) => format!("conflict: {why}"),
             Error::MethodNotAllowed(allow) => format!("method not allowed here; allowed: {allow}"),
             Error::Io(e) => format!("internal error: {e}"),
@@ -167,7 +172,7 @@ impl Error {
         match self {
             Error::MethodNotAllowed(allow) => resp.header("Allow", *allow),
             Error::Unauthorized(_) => resp.header("WWW-Authenticate", BASIC_CHALLENGE),
-            Error::TooManyRequests { retry_after } => {
+            Error::TooManyRequests { retry_after } | Error::Busy { retry_after } => {
                 resp.header("Retry-After", retry_after.to_string())
             }
             Error::RangeNotSatisfiable { len } => {
