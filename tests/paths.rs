@@ -291,3 +291,33 @@ fn stale_uploads_in_subfolders_are_cleaned_at_start() {
     .unwrap();
     assert!(!stale.exists());
 }
+
+#[test]
+fn a_failed_upload_takes_the_folders_it_made_with_it() {
+    let srv = server();
+    std::fs::create_dir(srv.file("kept")).unwrap();
+    let mut s = srv.connect();
+    s.write_all(
+        b"PUT /files/kept/new/deeper/f.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nonly part",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !srv.file("kept/new/deeper").exists() {
+        assert!(Instant::now() < deadline, "the upload never began");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(s);
+    // The client left: the upload fails, and the two folders it made go; the one that was
+    // there stays.
+    while srv.file("kept/new").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the folders made for a failed upload stayed"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(srv.file("kept").is_dir());
+    // A successful one keeps them.
+    assert_eq!(send(&srv, "PUT", "/files/kept/new/f.txt", b"x").status, 201);
+    assert!(srv.file("kept/new/f.txt").exists());
+}

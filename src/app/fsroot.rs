@@ -84,6 +84,17 @@ pub struct OpenDir {
 }
 
 impl OpenDir {
+    /// Another handle on the same folder (a duplicated descriptor).
+    ///
+    /// # Errors
+    /// When no descriptor is left.
+    pub fn try_clone(&self) -> io::Result<OpenDir> {
+        Ok(OpenDir {
+            file: self.file.try_clone()?,
+            real: self.real.clone(),
+        })
+    }
+
     /// Opens the root itself.
     ///
     /// # Errors
@@ -209,6 +220,20 @@ pub fn open_parent(
     parts: &[std::ffi::OsString],
     create: bool,
 ) -> Result<OpenDir, Error> {
+    open_parent_noting(root, parts, create, &mut Vec::new())
+}
+
+/// [`open_parent`], noting in `created` the folders it made, outermost first, each as its
+/// parent (held open) and its name, so that a write that then fails can remove them again.
+///
+/// # Errors
+/// As for [`open_parent`].
+pub fn open_parent_noting(
+    root: &Path,
+    parts: &[std::ffi::OsString],
+    create: bool,
+    created: &mut Vec<(OpenDir, std::ffi::OsString)>,
+) -> Result<OpenDir, Error> {
     let mut dir = OpenDir::open_root(root)?;
     for part in parts {
         let path = dir.child(part);
@@ -222,7 +247,12 @@ pub fn open_parent(
             Ok(_) => return Err(Error::Conflict("a file on the path is not a folder")),
             Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
                 match fs::create_dir(&path) {
-                    Ok(()) => dir.sync(),
+                    Ok(()) => {
+                        dir.sync();
+                        if let Ok(parent) = dir.try_clone() {
+                            created.push((parent, part.clone()));
+                        }
+                    }
                     // Another request made it first: fine, it is checked when opened below.
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(fs_error(e)),

@@ -5,13 +5,13 @@
 //!
 //! Out of scope: reading (`files.rs`, `listing.rs`) and preconditions (`file_handlers.rs`).
 
-use crate::app::fsroot::{fs_error, open_parent};
+use crate::app::fsroot::{fs_error, open_parent, open_parent_noting, OpenDir};
 use crate::app::paths::FilePath;
 use crate::app::uploads::{self, TempFile};
 use crate::buf::with_copy_buf;
 use crate::http::body::BodyReader;
 use crate::http::error::Error;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -31,7 +31,8 @@ fn split(path: &FilePath) -> Result<(&[std::ffi::OsString], &OsStr), Error> {
 /// Stores a request body as the file `path` names, atomically: the body streams into a
 /// temporary file in the target's folder, which is synced and then renamed over the target. On
 /// any failure the temporary file is removed and the target is untouched. Missing parent
-/// folders are created. Returns whether a file was replaced.
+/// folders are created, and removed again if the upload fails. Returns whether a file was
+/// replaced.
 ///
 /// # Errors
 /// 413 past `max_bytes` (before reading when the length is declared), 409 when a folder has
@@ -43,12 +44,33 @@ pub fn store<S: Read + Write>(
     body: &mut BodyReader<'_, S>,
     max_bytes: u64,
 ) -> Result<bool, Error> {
+    let mut created = Vec::new();
+    let stored = store_noting(root, path, body, max_bytes, &mut created);
+    if stored.is_err() {
+        // The folders this upload made for itself go with it, innermost first; one that
+        // another upload has put something in meanwhile stays (remove_dir refuses).
+        for (parent, name) in created.iter().rev() {
+            if fs::remove_dir(parent.child(name)).is_err() {
+                break;
+            }
+        }
+    }
+    stored
+}
+
+fn store_noting<S: Read + Write>(
+    root: &Path,
+    path: &FilePath,
+    body: &mut BodyReader<'_, S>,
+    max_bytes: u64,
+    created: &mut Vec<(OpenDir, OsString)>,
+) -> Result<bool, Error> {
     if body.declared_len().is_some_and(|n| n > max_bytes) {
         return Err(Error::BodyTooLarge);
     }
     body.set_limit(max_bytes);
     let (parents, name) = split(path)?;
-    let dir = open_parent(root, parents, true)?;
+    let dir = open_parent_noting(root, parents, true, created)?;
     let target = dir.child(name);
     let existed = match fs::symlink_metadata(&target) {
         Ok(m) if m.is_dir() => return Err(Error::Conflict("a folder has that name")),
