@@ -34,8 +34,9 @@ Options:
   --drain-idle SECS          on SIGTERM/SIGINT, keep idle keep-alive connections open up to
                              this long (each then closes after one more answer), so that a
                              proxy in front closes them itself (default 0: close at once)
-  --stale-upload-age SECS    at start-up, remove any server's temporary upload files older
-                             than this (default 86400); younger ones only if provably dead
+  --stale-upload-age SECS    at start-up, remove temporary upload files older than this
+                             whose lock cannot be tested (default 86400); others only if
+                             provably dead, and a locked one never
   --no-sendfile              copy file bodies through a buffer instead of sendfile(2)
   --no-listing               answer folders with 404 instead of a listing
   --read-only                refuse PUT, POST and DELETE with 403
@@ -167,7 +168,14 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Args>, String
             "--body-timeout" => c.body_read_timeout = seconds(&flag, &value(&flag)?)?,
             "--write-timeout" => c.write_timeout = seconds(&flag, &value(&flag)?)?,
             "--shutdown-timeout" => c.shutdown_timeout = seconds(&flag, &value(&flag)?)?,
-            "--drain-idle" => c.drain_idle = seconds(&flag, &value(&flag)?)?,
+            "--drain-idle" => {
+                let v = value(&flag)?;
+                c.drain_idle = if v == "0" {
+                    Duration::ZERO
+                } else {
+                    seconds(&flag, &v)?
+                };
+            }
             "--stale-upload-age" => {
                 c.stale_upload_age = seconds_up_to(&flag, &value(&flag)?, MAX_STALE_UPLOAD_AGE)?
             }

@@ -52,6 +52,17 @@ pub fn parse_authorization(value: &[u8]) -> Result<Credentials, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::users::{MAX_PASSWORD_BYTES, MAX_USER_NAME_BYTES};
+
+    #[test]
+    fn the_longest_user_and_password_fit_the_header() {
+        let pair = format!(
+            "{}:{}",
+            "u".repeat(MAX_USER_NAME_BYTES),
+            "p".repeat(MAX_PASSWORD_BYTES)
+        );
+        assert!(parse_authorization(basic(&pair).as_bytes()).is_ok());
+    }
 
     fn basic(user_pass: &str) -> String {
         format!("Basic {}", base64::encode(user_pass.as_bytes()))

@@ -65,9 +65,36 @@ impl FailureLimiter {
             .then(|| ends.saturating_duration_since(now).as_secs().max(1))
     }
 
+    /// Counts an attempt from `ip` as a failure until it is [`forgiven`](Self::forgive), in one
+    /// step with the check: `Err(seconds)` when `ip` is over the limit (nothing counted). So
+    /// attempts checked in parallel cannot each pass the check before any is counted.
+    pub fn attempt(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = table.get(&key(ip)) {
+            let ends = e.since + WINDOW;
+            if e.failures >= MAX_FAILURES && now < ends {
+                return Err(ends.saturating_duration_since(now).as_secs().max(1));
+            }
+        }
+        self.count(&mut table, ip, now);
+        Ok(())
+    }
+
+    /// Takes back the failure an [`attempt`](Self::attempt) counted: it succeeded.
+    pub fn forgive(&self, ip: IpAddr) {
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = table.get_mut(&key(ip)) {
+            e.failures = e.failures.saturating_sub(1);
+        }
+    }
+
     /// Counts one failure from `ip`.
     pub fn fail(&self, ip: IpAddr, now: Instant) {
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        self.count(&mut table, ip, now);
+    }
+
+    fn count(&self, table: &mut HashMap<IpAddr, Entry>, ip: IpAddr, now: Instant) {
         let ip = key(ip);
         if !table.contains_key(&ip) && table.len() >= self.max_tracked {
             table.retain(|_, e| now < e.since + WINDOW);
@@ -132,6 +159,26 @@ mod tests {
         // A new window starts afresh.
         l.fail(a, t0 + WINDOW);
         assert_eq!(l.blocked(a, t0 + WINDOW), None);
+    }
+
+    #[test]
+    fn an_attempt_is_checked_and_counted_at_once_and_forgiven_when_right() {
+        let l = FailureLimiter::default();
+        let t0 = Instant::now();
+        let a = ip("192.0.2.7");
+        // Ten attempts in flight at once: each is counted as it is let through.
+        for _ in 0..MAX_FAILURES {
+            assert!(l.attempt(a, t0).is_ok());
+        }
+        assert_eq!(
+            l.attempt(a, t0),
+            Err(WINDOW.as_secs()),
+            "the eleventh waits"
+        );
+        // One of them was right: its count is taken back, and one more may try.
+        l.forgive(a);
+        assert!(l.attempt(a, t0).is_ok());
+        assert!(l.attempt(a, t0).is_err());
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::config::{Cidr, Config, Rights};
 use crate::engine::shared::Exchange;
 use crate::http::error::Error;
 use crate::http::parse::Head;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -104,6 +105,14 @@ impl Access {
             Rights::None => notes.push("every request needs a user name and password".into()),
             Rights::Write => {}
         }
+        if !self.loopback_only && self.allow_hosts.is_empty() {
+            notes.push(
+                "warning: without --allow-host this server answers any Host name, so a web page \
+                 can reach it by DNS rebinding and read what anonymous clients may read; give \
+                 --allow-host NAME for each name it is reached by"
+                    .to_string(),
+            );
+        }
         if !self.users.is_empty() && !self.loopback_only {
             notes.push(
                 "warning: Basic credentials cross the network readable by anyone on the path; \
@@ -170,13 +179,13 @@ impl Access {
         if let Some(retry_after) = self.limiter.blocked(client.addr, now) {
             return Err(Error::TooManyRequests { retry_after });
         }
-        let id = match self.login(head, authorization) {
+        let id = match self.login(head, authorization, client.addr, now) {
             Ok(id) => id,
-            Err(LoginError::Wrong(why)) => {
-                self.limiter.fail(client.addr, now);
-                return Err(Error::Unauthorized(why));
-            }
+            Err(LoginError::Wrong(why)) => return Err(Error::Unauthorized(why)),
             Err(LoginError::Busy) => return Err(Error::Busy { retry_after: 1 }),
+            Err(LoginError::Limited(retry_after)) => {
+                return Err(Error::TooManyRequests { retry_after })
+            }
         };
         let name = self.users.name(id);
         x.user = Some(name.to_string());
@@ -190,15 +199,41 @@ impl Access {
         }
     }
 
-    fn login(&self, head: &Head, authorization: &[u8]) -> Result<users::UserId, LoginError> {
-        if head.headers.count("authorization") > 1 {
-            return Err(LoginError::Wrong("more than one Authorization header"));
-        }
+    /// Logs in with an `Authorization` value: a remembered one at once; otherwise one attempt
+    /// counted against `client` (taken back if right) and the password checked.
+    fn login(
+        &self,
+        head: &Head,
+        authorization: &[u8],
+        client: IpAddr,
+        now: Instant,
+    ) -> Result<users::UserId, LoginError> {
         // Plain passwords are checked faster than the cache is looked up.
-        if self.users.any_hashed() {
+        if self.users.any_hashed() && head.headers.count("authorization") == 1 {
             if let Some(id) = self.cache.get(authorization) {
                 return Ok(id);
             }
+        }
+        self.limiter
+            .attempt(client, now)
+            .map_err(LoginError::Limited)?;
+        let checked = self.check_password(head, authorization);
+        match &checked {
+            Ok(_) => self.limiter.forgive(client),
+            // Not a wrong password: the attempt does not count.
+            Err(LoginError::Busy) => self.limiter.forgive(client),
+            Err(_) => {}
+        }
+        checked
+    }
+
+    fn check_password(
+        &self,
+        head: &Head,
+        authorization: &[u8],
+    ) -> Result<users::UserId, LoginError> {
+        if head.headers.count("authorization") > 1 {
+            return Err(LoginError::Wrong("more than one Authorization header"));
         }
         let credentials = basic::parse_authorization(authorization).map_err(LoginError::Wrong)?;
         // A stored hash costs a PBKDF2: only so many at once, whoever sends them, so that
@@ -225,6 +260,8 @@ enum LoginError {
     Wrong(&'static str),
     /// Too many stored hashes being checked at once (503, not counted).
     Busy,
+    /// The client is over its failed-login limit (429): seconds until it may try again.
+    Limited(u64),
 }
 
 /// Most stored password hashes checked at once (each is a PBKDF2 of 0.3 s of a core).

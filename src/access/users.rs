@@ -14,8 +14,9 @@ use std::path::Path;
 
 /// Longest user name.
 pub const MAX_USER_NAME_BYTES: usize = 255;
-/// Longest password.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Longest password: with the longest user name it still fits the `Authorization` value
+/// (`basic::MAX_AUTHORIZATION_BYTES`, base64 of `USER:PASSWORD`).
+pub const MAX_PASSWORD_BYTES: usize = 500;
 /// Largest `--auth-file`.
 pub const MAX_AUTH_FILE_BYTES: u64 = 1024 * 1024;
 
@@ -196,8 +197,9 @@ pub fn read_file(path: &Path) -> Result<Vec<UserEntry>, String> {
 pub fn parse_file(text: &str) -> Result<Vec<UserEntry>, String> {
     let mut users = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        // Indentation goes; the rest of the line is the entry, spaces in a password included.
+        let line = line.trim_start();
+        if line.trim_end().is_empty() || line.starts_with('#') {
             continue;
         }
         let (rest, rights) = match line.strip_suffix(":read") {
@@ -284,8 +286,8 @@ mod tests {
 
     #[test]
     fn the_file_format() {
-        let text =
-            "# team\n\nalice:secret\n  bob:pa:ss:read  \ncarol:pbkdf2-sha256$1000$AAAA$BBBB\n";
+        let text = "# team\n\nalice:secret\n  bob:pa:ss:read\ncarol:pbkdf2-sha256$1000$AAAA$BBBB\n\
+                    dan:two words \n";
         let users = parse_file(text).unwrap();
         let got: Vec<(&str, &str, Rights)> = users
             .iter()
@@ -297,6 +299,7 @@ mod tests {
                 ("alice", "secret", Rights::Write),
                 ("bob", "pa:ss", Rights::Read),
                 ("carol", "pbkdf2-sha256$1000$AAAA$BBBB", Rights::Write),
+                ("dan", "two words ", Rights::Write),
             ]
         );
         let err = parse_file("alice:x\nnocolon\n").unwrap_err();

@@ -92,6 +92,14 @@ fn store_noting<S: Read + Write>(
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < MAX_NAME_ATTEMPTS => {
                 attempt += 1;
             }
+            // The folder went between opening it and now (a failed upload that had made it
+            // removed it again): ours to fail, not "no such file".
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::Io(io::Error::new(
+                    e.kind(),
+                    "the folder was removed while the upload began; send it again",
+                )))
+            }
             Err(e) => return Err(fs_error(e)),
         }
     };

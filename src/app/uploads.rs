@@ -43,9 +43,12 @@ pub const MAX_CLEANUP_DIRS: usize = 10_000;
 /// server's, the age is measured on ours).
 pub const UNLOCKED_GRACE: Duration = Duration::from_secs(5);
 
-/// How many times an upload tries to lock its new file (a clean-up that is testing the lock
-/// holds it for a moment) before it goes on without the lock.
-const LOCK_TRIES: u32 = 10;
+/// How many times (1 ms apart) an upload tries to lock its new file (a clean-up that is testing
+/// the lock holds it for a moment, longer on a network file system) before it goes on without.
+const LOCK_TRIES: u32 = 1000;
+
+/// The host part of names where procfs does not say who this host is.
+const UNKNOWN_HOST: &str = "unknown";
 
 static UPLOAD_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -69,7 +72,7 @@ pub fn host_identity() -> &'static str {
         if valid(&boot) && valid(&ns) {
             format!("{boot}.{ns}")
         } else {
-            "unknown".to_string()
+            UNKNOWN_HOST.to_string()
         }
     })
 }
@@ -145,7 +148,8 @@ fn judge(owner: &Owner<'_>, lock: Lock, age: Duration, max_age: Duration, ours: 
     if lock == Lock::Held {
         return Verdict::Keep;
     }
-    let same_host = owner.host == Some(ours);
+    // A host that could not tell who it is ("unknown") is nobody's same host.
+    let same_host = owner.host == Some(ours) && ours != UNKNOWN_HOST.as_bytes();
     // This process has no uploads yet when the clean-up runs (at start-up), so a file under
     // its own id is a dead predecessor's: a restarted container's init is PID 1 again.
     if same_host && (owner.pid == std::process::id() || !is_running(owner.pid)) {
@@ -164,7 +168,9 @@ fn judge(owner: &Owner<'_>, lock: Lock, age: Duration, max_age: Duration, ours: 
 /// Tests the lock of the file at `path`. While the lock is taken here (`Free`), the returned
 /// file holds it, so that a writer cannot start on the file between the test and the removal.
 fn test_lock(path: &Path) -> (Lock, Option<fs::File>) {
-    let Ok(file) = fs::File::open(path) else {
+    // Opened for writing too (nothing is written): NFSv4 grants an exclusive lock only on a
+    // file open for writing.
+    let Ok(file) = fs::OpenOptions::new().read(true).write(true).open(path) else {
         return (Lock::Unknown, None);
     };
     match crate::sys::try_lock_exclusive(file.as_fd()) {
