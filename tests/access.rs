@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{connect, read_response, server_with, Response, TestServer};
+use common::{basic, connect, read_response, server_with, Response, TestServer};
 use http_server::config::{Cidr, Rights, UserEntry};
 use std::io::Write;
 
@@ -16,28 +16,6 @@ fn user(name: &str, password: &str, rights: Rights) -> UserEntry {
         password: password.into(),
         rights,
     }
-}
-
-/// Base64 of `user:password`, written out here rather than through the crate's encoder.
-fn basic(pair: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::from("Basic ");
-    for chunk in pair.as_bytes().chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn send(srv: &TestServer, method: &str, target: &str, fields: &str, body: &[u8]) -> Response {

@@ -339,28 +339,6 @@ fn an_auth_file_others_may_read_is_refused() {
     std::fs::remove_file(bad).unwrap();
 }
 
-/// `Authorization` for `user:password`, encoded with a tiny base64 of the test's own.
-fn basic(pair: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::from("Basic ");
-    for chunk in pair.as_bytes().chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn a_hashed_password_from_hash_password_logs_in_and_the_log_names_the_user() {
     let mut child = Command::new(BIN)
@@ -395,11 +373,11 @@ fn a_hashed_password_from_hash_password_logs_in_and_the_log_names_the_user() {
         s.read_to_string(&mut answer).unwrap();
         answer
     };
-    assert!(ask(&basic("alice:correct horse")).starts_with("HTTP/1.1 200"));
+    assert!(ask(&common::basic("alice:correct horse")).starts_with("HTTP/1.1 200"));
     // Again: from the login cache this time; the answer is the same.
-    assert!(ask(&basic("alice:correct horse")).starts_with("HTTP/1.1 200"));
-    assert!(ask(&basic("alice:correct horsE")).starts_with("HTTP/1.1 401"));
-    assert!(ask(&basic("bob:plain")).starts_with("HTTP/1.1 200"));
+    assert!(ask(&common::basic("alice:correct horse")).starts_with("HTTP/1.1 200"));
+    assert!(ask(&common::basic("alice:correct horsE")).starts_with("HTTP/1.1 401"));
+    assert!(ask(&common::basic("bob:plain")).starts_with("HTTP/1.1 200"));
     let mut logged = String::new();
     let mut line = String::new();
     while !logged.contains("user=bob") {

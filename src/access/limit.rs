@@ -88,12 +88,6 @@ impl FailureLimiter {
         }
     }
 
-    /// Counts one failure from `ip`.
-    pub fn fail(&self, ip: IpAddr, now: Instant) {
-        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
-        self.count(&mut table, ip, now);
-    }
-
     fn count(&self, table: &mut HashMap<IpAddr, Entry>, ip: IpAddr, now: Instant) {
         let ip = key(ip);
         if !table.contains_key(&ip) && table.len() >= self.max_tracked {
@@ -144,10 +138,10 @@ mod tests {
         let t0 = Instant::now();
         let a = ip("192.0.2.1");
         for _ in 0..MAX_FAILURES - 1 {
-            l.fail(a, t0);
+            l.attempt(a, t0).unwrap();
         }
         assert_eq!(l.blocked(a, t0), None);
-        l.fail(a, t0);
+        l.attempt(a, t0).unwrap();
         assert_eq!(l.blocked(a, t0), Some(WINDOW.as_secs()));
         assert_eq!(l.blocked(a, t0 + Duration::from_secs(59)), Some(1));
         assert_eq!(
@@ -157,7 +151,7 @@ mod tests {
         );
         assert_eq!(l.blocked(a, t0 + WINDOW), None);
         // A new window starts afresh.
-        l.fail(a, t0 + WINDOW);
+        l.attempt(a, t0 + WINDOW).unwrap();
         assert_eq!(l.blocked(a, t0 + WINDOW), None);
     }
 
@@ -186,11 +180,11 @@ mod tests {
         let l = FailureLimiter::default();
         let t0 = Instant::now();
         for i in 0..MAX_FAILURES {
-            l.fail(ip(&format!("2001:db8::{i:x}")), t0);
+            l.attempt(ip(&format!("2001:db8::{i:x}")), t0).unwrap();
         }
         assert!(l.blocked(ip("2001:db8::ffff"), t0).is_some());
         assert!(l.blocked(ip("2001:db8:0:1::1"), t0).is_none());
-        l.fail(ip("::ffff:192.0.2.9"), t0);
+        l.attempt(ip("::ffff:192.0.2.9"), t0).unwrap();
         assert_eq!(l.tracked(), 2, "a mapped IPv4 address is the IPv4 address");
     }
 
@@ -200,11 +194,12 @@ mod tests {
         let t0 = Instant::now();
         let blocked = ip("198.51.100.1");
         for _ in 0..MAX_FAILURES {
-            l.fail(blocked, t0);
+            l.attempt(blocked, t0).unwrap();
         }
         for i in 0..1000u32 {
             let a = IpAddr::V4((0x0a00_0000 + i).into());
-            l.fail(a, t0 + Duration::from_millis(u64::from(i) + 1));
+            l.attempt(a, t0 + Duration::from_millis(u64::from(i) + 1))
+                .unwrap();
             assert!(l.tracked() <= 100);
         }
         // The flood pushed out its own entries; the blocked address stays blocked.
