@@ -564,3 +564,37 @@ fn an_upload_whose_temporary_file_vanished_is_500_and_keeps_the_old_file() {
     assert_eq!(r.status, 500);
     assert_eq!(std::fs::read(srv.file("keep")).unwrap(), b"old contents");
 }
+
+#[test]
+fn a_file_replaced_while_it_is_opened_is_served_never_404() {
+    // Another instance, or a PUT on this one, renames a new version over the name while GETs
+    // run: each GET must find the old or the new file, never "no such file".
+    let srv = server();
+    let (one, two) = (b"version one".to_vec(), b"the second version".to_vec());
+    std::fs::write(srv.file("hot"), &one).unwrap();
+    let dir = srv.dir.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let renamer = {
+        let (stop, one, two) = (stop.clone(), one.clone(), two.clone());
+        std::thread::spawn(move || {
+            for i in 0..200_000u32 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let next = dir.join("next");
+                std::fs::write(&next, if i % 2 == 0 { &two } else { &one }).unwrap();
+                std::fs::rename(&next, dir.join("hot")).unwrap();
+            }
+        })
+    };
+    let mut s = srv.connect();
+    for i in 0..3000 {
+        s.write_all(b"GET /files/hot HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let r = read_response(&mut s, false);
+        assert_eq!(r.status, 200, "GET {i} while the file was being replaced");
+        assert!(r.body == one || r.body == two, "GET {i}: a mix of versions");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    renamer.join().unwrap();
+}

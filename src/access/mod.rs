@@ -182,7 +182,12 @@ impl Access {
         let id = match self.login(head, authorization, client.addr, now) {
             Ok(id) => id,
             Err(LoginError::Wrong(why)) => return Err(Error::Unauthorized(why)),
-            Err(LoginError::Busy) => return Err(Error::Busy { retry_after: 1 }),
+            Err(LoginError::Busy) => {
+                return Err(Error::Busy {
+                    retry_after: 1,
+                    why: "busy checking passwords",
+                })
+            }
             Err(LoginError::Limited(retry_after)) => {
                 return Err(Error::TooManyRequests { retry_after })
             }

@@ -27,6 +27,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
+/// Times [`resolve`] opens a name that is being replaced before it answers 503: each retry
+/// follows a rename that landed within microseconds, so a few always suffice in practice.
+pub const MAX_OPEN_ATTEMPTS: u32 = 8;
+
 /// Maps a file-system error to the answer it deserves.
 pub fn fs_error(e: io::Error) -> Error {
     match e.kind() {
@@ -182,8 +186,24 @@ pub enum Resolved {
 ///
 /// # Errors
 /// 404 when absent, outside the root, or neither a regular file nor a folder; 403 when not
-/// readable; 500 for other failures.
+/// readable; 503 when it was replaced during each of [`MAX_OPEN_ATTEMPTS`] opens; 500 for
+/// other failures.
 pub fn resolve(root: &Path, path: &FilePath) -> Result<Resolved, Error> {
+    // A file renamed over the name between the stat and the open (an upload landing, here or
+    // on another instance) makes the two differ: the name was never missing, so look again.
+    for _ in 0..MAX_OPEN_ATTEMPTS {
+        if let Some(resolved) = try_resolve(root, path)? {
+            return Ok(resolved);
+        }
+    }
+    Err(Error::Busy {
+        retry_after: 1,
+        why: "the file kept being replaced while it was opened",
+    })
+}
+
+/// One attempt of [`resolve`]: `None` when what the path names changed between the checks.
+fn try_resolve(root: &Path, path: &FilePath) -> Result<Option<Resolved>, Error> {
     let canonical = fs::canonicalize(root.join(path.relative())).map_err(fs_error)?;
     if !is_inside(root, &canonical) {
         return Err(Error::NotFound);
@@ -196,16 +216,16 @@ pub fn resolve(root: &Path, path: &FilePath) -> Result<Resolved, Error> {
     let file = File::open(&canonical).map_err(fs_error)?;
     let meta = file.metadata().map_err(fs_error)?;
     if !same_file(&meta, &expected) {
-        return Err(Error::NotFound);
+        return Ok(None);
     }
     let real = opened_path(&file, &canonical)?;
     if !is_inside(root, &real) {
         return Err(Error::NotFound);
     }
     if meta.is_dir() {
-        Ok(Resolved::Dir(OpenDir { file, real }))
+        Ok(Some(Resolved::Dir(OpenDir { file, real })))
     } else {
-        Ok(Resolved::File { file, meta })
+        Ok(Some(Resolved::File { file, meta }))
     }
 }
 

@@ -50,8 +50,8 @@ pub enum Error {
     ForbiddenBecause(String),
     /// Too many failed logins from this client (429). Holds the seconds until it may try again.
     TooManyRequests { retry_after: u64 },
-    /// The server is too busy for this now (503). Holds the seconds to wait.
-    Busy { retry_after: u64 },
+    /// The server cannot do this now (503). Holds the seconds to wait and the reason.
+    Busy { retry_after: u64, why: &'static str },
     /// A `Host` this server does not answer for (421): what a DNS rebinding attack sends.
     Misdirected,
     /// The request conflicts with what is on disk (409): a parent that is a file, a folder
@@ -149,7 +149,7 @@ impl Error {
             Error::Misdirected => {
                 "misdirected request: this server does not answer for that Host".to_string()
             }
-            Error::Busy { .. } => "busy checking passwords; try again".to_string(),
+            Error::Busy { why, .. } => format!("{why}; try again"),
             Error::Conflict(why) => format!("conflict: {why}"),
             Error::MethodNotAllowed(allow) => format!("method not allowed here; allowed: {allow}"),
             Error::Io(e) => format!("internal error: {e}"),
@@ -172,7 +172,7 @@ impl Error {
         match self {
             Error::MethodNotAllowed(allow) => resp.header("Allow", *allow),
             Error::Unauthorized(_) => resp.header("WWW-Authenticate", BASIC_CHALLENGE),
-            Error::TooManyRequests { retry_after } | Error::Busy { retry_after } => {
+            Error::TooManyRequests { retry_after } | Error::Busy { retry_after, .. } => {
                 resp.header("Retry-After", retry_after.to_string())
             }
             Error::RangeNotSatisfiable { len } => {
