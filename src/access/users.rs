@@ -39,6 +39,10 @@ struct User {
 /// Every configured user.
 pub struct Users {
     list: Vec<User>,
+    /// Where some passwords are stored hashes: a hash that nothing matches, with as many rounds
+    /// as the most of theirs, checked for a name nobody has, so that an unknown name takes as
+    /// long as a wrong password of a hashed user and timing does not tell which names exist.
+    decoy: Option<PasswordHash>,
 }
 
 /// A user a password was checked for.
@@ -76,7 +80,18 @@ impl Users {
                 rights: e.rights,
             });
         }
-        Ok(Users { list })
+        let rounds = list
+            .iter()
+            .filter_map(|u| match &u.secret {
+                Secret::Hashed(h) => Some(h.iterations()),
+                Secret::Plain(_) => None,
+            })
+            .max();
+        let decoy = rounds
+            .map(PasswordHash::decoy)
+            .transpose()
+            .map_err(|e| format!("no random bytes for the password checks: {e}"))?;
+        Ok(Users { list, decoy })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -95,12 +110,20 @@ impl Users {
         self.list.iter().any(|u| u.rights == Rights::Write)
     }
 
-    /// Checks a user name and password. The password is compared in constant time; an unknown
-    /// name costs the same digest comparison as a known one with a plain password.
+    /// Checks a user name and password. The password is compared in constant time. An unknown
+    /// name costs what a wrong password costs: a PBKDF2 where some passwords are stored
+    /// hashes (the decoy), else the digest comparison of a plain one.
     pub fn verify(&self, name: &[u8], password: &[u8]) -> Option<UserId> {
         let user = self.list.iter().position(|u| u.name.as_bytes() == name);
         let Some(i) = user else {
-            let _ = ct_eq(&sha256(password), &[0u8; 32]);
+            match &self.decoy {
+                Some(decoy) => {
+                    let _ = decoy.verify(password);
+                }
+                None => {
+                    let _ = ct_eq(&sha256(password), &[0u8; 32]);
+                }
+            }
             return None;
         };
         let ok = match &self.list.get(i)?.secret {
@@ -110,12 +133,13 @@ impl Users {
         ok.then_some(UserId(i))
     }
 
-    /// Whether checking a password for this name costs a PBKDF2 (a known user with a stored
-    /// hash).
+    /// Whether checking a password for this name costs a PBKDF2: a known user with a stored
+    /// hash, or an unknown name where some users have one (see `decoy`).
     pub fn is_slow_to_check(&self, name: &[u8]) -> bool {
-        self.list
-            .iter()
-            .any(|u| u.name.as_bytes() == name && matches!(u.secret, Secret::Hashed(_)))
+        match self.list.iter().find(|u| u.name.as_bytes() == name) {
+            Some(u) => matches!(u.secret, Secret::Hashed(_)),
+            None => self.decoy.is_some(),
+        }
     }
 
     /// Whether checking this user's password is slow (a stored hash), so worth remembering.
@@ -258,6 +282,33 @@ mod tests {
                 "{name}:{password}"
             );
         }
+    }
+
+    #[test]
+    fn an_unknown_name_is_checked_like_a_hashed_password() {
+        let (low, high) = (
+            PasswordHash::new(b"a", 1000).unwrap().to_line(),
+            PasswordHash::new(b"b", 3000).unwrap().to_line(),
+        );
+        let users = Users::new(&[
+            entry("plain", "secret", Rights::Write),
+            entry("low", &low, Rights::Write),
+            entry("high", &high, Rights::Write),
+        ])
+        .unwrap();
+        // As many rounds as the slowest stored hash, so no name is told apart by being faster.
+        assert_eq!(
+            users.decoy.as_ref().map(PasswordHash::iterations),
+            Some(3000)
+        );
+        assert!(users.is_slow_to_check(b"nobody"));
+        assert!(users.is_slow_to_check(b"high"));
+        assert!(!users.is_slow_to_check(b"plain"));
+        assert_eq!(users.verify(b"nobody", b"a"), None);
+        // Without stored hashes nothing is slow, and there is no decoy to compute.
+        let users = Users::new(&[entry("plain", "secret", Rights::Write)]).unwrap();
+        assert!(users.decoy.is_none());
+        assert!(!users.is_slow_to_check(b"nobody"));
     }
 
     #[test]

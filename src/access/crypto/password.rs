@@ -53,6 +53,23 @@ impl PasswordHash {
         })
     }
 
+    /// A hash that no password matches (a random salt and a random hash, never computed), that
+    /// costs `iterations` rounds to check like any other: for names nobody has.
+    ///
+    /// # Errors
+    /// When `/dev/urandom` cannot be read.
+    pub fn decoy(iterations: u32) -> io::Result<PasswordHash> {
+        let mut salt = vec![0u8; SALT_BYTES];
+        let mut hash = [0u8; 32];
+        random_bytes(&mut salt)?;
+        random_bytes(&mut hash)?;
+        Ok(PasswordHash {
+            iterations,
+            salt,
+            hash,
+        })
+    }
+
     /// Reads the stored form.
     ///
     /// # Errors
@@ -97,6 +114,11 @@ impl PasswordHash {
             base64::encode(&self.salt),
             base64::encode(&self.hash)
         )
+    }
+
+    /// The PBKDF2 rounds of this hash.
+    pub fn iterations(&self) -> u32 {
+        self.iterations
     }
 
     /// Whether `password` is the one hashed (compared in constant time).
