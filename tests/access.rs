@@ -7,6 +7,7 @@
 mod common;
 
 use common::{basic, connect, read_response, server_with, Response, TestServer};
+use http_server::access::crypto::password::PasswordHash;
 use http_server::config::{Cidr, Rights, UserEntry};
 use std::io::Write;
 
@@ -396,21 +397,52 @@ fn health_answers_without_credentials_or_a_known_host() {
 }
 
 #[test]
+fn requests_with_the_credentials_being_checked_wait_for_that_check() {
+    // Five requests with one hashed user's credentials, the last four while the first is being
+    // checked (a PBKDF2 of 200 000 rounds takes over a second in a debug build; they are sent
+    // 0.3 s in): all wait for its answer. Checking each for itself would leave one permit
+    // (MAX_SLOW_CHECKS is 2) for four requests, and three would get 503.
+    let hash = PasswordHash::new(b"right", 200_000).unwrap().to_line();
+    let srv = server_with(|c| c.users = vec![user("alice", &hash, Rights::Write)]);
+    let addr = srv.addr();
+    for (credentials, status) in [("alice:wrong", 401), ("alice:right", 200)] {
+        let start = |_| {
+            std::thread::spawn(move || {
+                let mut s = connect(addr);
+                let raw = format!(
+                    "GET /echo/x HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
+                    auth(credentials)
+                );
+                s.write_all(raw.as_bytes()).unwrap();
+                read_response(&mut s, false).status
+            })
+        };
+        let first = start(0);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let rest: Vec<_> = (1..5).map(start).collect();
+        let mut statuses = vec![first.join().unwrap()];
+        statuses.extend(rest.into_iter().map(|t| t.join().unwrap()));
+        assert_eq!(statuses, [status; 5], "{credentials}");
+    }
+}
+
+#[test]
 fn stored_hashes_are_checked_only_so_many_at_once() {
     // Any salt and hash will do: every password sent is wrong. 200 000 rounds take a few
     // seconds in a debug build, long enough for three checks to overlap. A name nobody has
     // costs the same check (so timing does not tell it apart), and takes a permit the same.
+    // Three different passwords: the same one would wait for the first check instead.
     let hash = "pbkdf2-sha256$200000$MDEyMzQ1Njc4OWFiY2RlZg==$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g=";
     let srv = server_with(|c| c.users = vec![user("alice", hash, Rights::Write)]);
     let addr = srv.addr();
-    for credentials in ["alice:wrong", "nobody:wrong"] {
+    for name in ["alice", "nobody"] {
         let tries: Vec<_> = (0..3)
-            .map(|_| {
+            .map(|i| {
                 std::thread::spawn(move || {
                     let mut s = connect(addr);
                     let raw = format!(
                         "GET /echo/x HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
-                        auth(credentials)
+                        auth(&format!("{name}:wrong{i}"))
                     );
                     s.write_all(raw.as_bytes()).unwrap();
                     read_response(&mut s, false)
@@ -420,12 +452,12 @@ fn stored_hashes_are_checked_only_so_many_at_once() {
         let answers: Vec<Response> = tries.into_iter().map(|t| t.join().unwrap()).collect();
         let mut statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
         statuses.sort_unstable();
-        assert_eq!(statuses, [401, 401, 503], "{credentials}: {statuses:?}");
+        assert_eq!(statuses, [401, 401, 503], "{name}: {statuses:?}");
         let busy = answers.iter().find(|r| r.status == 503).unwrap();
         assert_eq!(busy.header("retry-after"), Some("1"));
         assert_eq!(busy.text(), "busy checking passwords; try again\n");
         // Once they are done, the next check runs (and, wrong, is 401 again).
-        let r = send(&srv, "GET", "/echo/x", &auth(credentials), b"");
+        let r = send(&srv, "GET", "/echo/x", &auth(&format!("{name}:wrong")), b"");
         assert_eq!(r.status, 401);
     }
 }

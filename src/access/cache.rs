@@ -1,7 +1,8 @@
 //! Logins remembered: checking a stored password hash costs PBKDF2's hundreds of thousands of
 //! rounds, too much for every request of a browser that sends its credentials each time. A
 //! right `Authorization` value for such a user is remembered, as an HMAC under a key made at
-//! start-up (the values themselves are never kept), for the `MAX_ENTRIES` most recent logins.
+//! start-up (the values themselves are never kept), for the `MAX_ENTRIES` most recently used
+//! logins.
 //!
 //! Out of scope: checking the password (`users`).
 
@@ -15,9 +16,12 @@ use std::sync::{Mutex, PoisonError};
 /// Logins remembered.
 pub const MAX_ENTRIES: usize = 64;
 
+/// What stands for an `Authorization` value: its HMAC under the start-up key.
+pub type Tag = [u8; 32];
+
 pub struct LoginCache {
     key: [u8; 32],
-    entries: Mutex<VecDeque<([u8; 32], UserId)>>,
+    entries: Mutex<VecDeque<(Tag, UserId)>>,
 }
 
 impl LoginCache {
@@ -32,22 +36,27 @@ impl LoginCache {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<([u8; 32], UserId)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Tag, UserId)>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The user a remembered `Authorization` value logged in as.
-    pub fn get(&self, authorization: &[u8]) -> Option<UserId> {
-        let tag = hmac_sha256(&self.key, authorization);
-        self.lock()
-            .iter()
-            .find(|(t, _)| *t == tag)
-            .map(|(_, id)| *id)
+    /// The tag of an `Authorization` value, by which it is remembered.
+    pub fn tag(&self, authorization: &[u8]) -> Tag {
+        hmac_sha256(&self.key, authorization)
     }
 
-    /// Remembers a right `Authorization` value; the oldest goes when full.
-    pub fn put(&self, authorization: &[u8], id: UserId) {
-        let tag = hmac_sha256(&self.key, authorization);
+    /// The user a remembered `Authorization` value logged in as. A hit becomes the most
+    /// recent entry, so the logins in use stay while unused ones go first.
+    pub fn get(&self, tag: &Tag) -> Option<UserId> {
+        let mut entries = self.lock();
+        let i = entries.iter().position(|(t, _)| t == tag)?;
+        let entry = entries.remove(i)?;
+        entries.push_back(entry);
+        Some(entry.1)
+    }
+
+    /// Remembers a right `Authorization` value; the least recently used goes when full.
+    pub fn put(&self, tag: Tag, id: UserId) {
         let mut entries = self.lock();
         if entries.iter().any(|(t, _)| *t == tag) {
             return;
@@ -80,16 +89,26 @@ mod tests {
             users.verify(b"u1", b"pw").unwrap(),
         );
         let cache = LoginCache::new().unwrap();
-        assert_eq!(cache.get(b"Basic x"), None);
-        cache.put(b"Basic x", a);
-        cache.put(b"Basic x", a);
-        assert_eq!(cache.get(b"Basic x"), Some(a));
-        assert_eq!(cache.get(b"Basic y"), None);
+        let tag = |s: &str| cache.tag(s.as_bytes());
+        assert_eq!(cache.get(&tag("Basic x")), None);
+        cache.put(tag("Basic x"), a);
+        cache.put(tag("Basic x"), a);
+        assert_eq!(cache.get(&tag("Basic x")), Some(a));
+        assert_eq!(cache.get(&tag("Basic y")), None);
         for i in 0..MAX_ENTRIES {
-            cache.put(format!("Basic {i}").as_bytes(), b);
+            cache.put(tag(&format!("Basic {i}")), b);
         }
-        assert_eq!(cache.get(b"Basic x"), None, "the oldest went");
-        assert_eq!(cache.get(b"Basic 0"), Some(b));
+        assert_eq!(cache.get(&tag("Basic x")), None, "the oldest went");
         assert_eq!(cache.lock().len(), MAX_ENTRIES);
+        // A login in use stays: "Basic 0" is used, so "Basic 1" goes before it.
+        assert_eq!(cache.get(&tag("Basic 0")), Some(b));
+        cache.put(tag("Basic new"), a);
+        assert_eq!(
+            cache.get(&tag("Basic 1")),
+            None,
+            "the least recently used went"
+        );
+        assert_eq!(cache.get(&tag("Basic 0")), Some(b));
+        assert_eq!(cache.get(&tag("Basic new")), Some(a));
     }
 }

@@ -7,7 +7,8 @@
 //! 3. for a write, where a browser says it comes from (403 for another site);
 //! 4. credentials, when users are configured: 429 while the client is over its failed-login
 //!    limit, 401 for malformed or wrong ones, 503 while `MAX_SLOW_CHECKS` stored hashes are
-//!    being checked already;
+//!    being checked already (a request with the same credentials as one being checked waits
+//!    for that check instead: `flight`);
 //! 5. the rights of the user, or of anonymous clients: 401 for an anonymous client that needs
 //!    to log in, 403 for a user without the right.
 //!
@@ -16,6 +17,7 @@
 pub mod basic;
 pub mod cache;
 pub mod crypto;
+pub mod flight;
 pub mod forwarded;
 pub mod limit;
 pub mod origin;
@@ -44,6 +46,7 @@ pub struct Access {
     trust: Vec<Cidr>,
     limiter: limit::FailureLimiter,
     cache: cache::LoginCache,
+    flights: flight::Flights,
     slow_checks: Permits,
 }
 
@@ -74,6 +77,7 @@ impl Access {
             trust: config.trust_proxy.clone(),
             limiter: limit::FailureLimiter::default(),
             cache: cache::LoginCache::new().map_err(|e| format!("no random numbers: {e}"))?,
+            flights: flight::Flights::default(),
             slow_checks: Permits::new(MAX_SLOW_CHECKS),
         })
     }
@@ -204,8 +208,9 @@ impl Access {
         }
     }
 
-    /// Logs in with an `Authorization` value: a remembered one at once; otherwise one attempt
-    /// counted against `client` (taken back if right) and the password checked.
+    /// Logs in with an `Authorization` value: a remembered one at once; one that another
+    /// request is checking now with that request's outcome; otherwise one attempt counted
+    /// against `client` (taken back if right) and the password checked.
     fn login(
         &self,
         head: &Head,
@@ -215,15 +220,27 @@ impl Access {
     ) -> Result<users::UserId, LoginError> {
         let single = head.headers.count("authorization") == 1;
         // Plain passwords are checked faster than the cache is looked up.
-        if self.users.any_hashed() && single {
-            if let Some(id) = self.cache.get(authorization) {
+        let tag = (self.users.any_hashed() && single).then(|| self.cache.tag(authorization));
+        if let Some(tag) = &tag {
+            if let Some(id) = self.cache.get(tag) {
                 return Ok(id);
+            }
+            match self.flights.follow(tag) {
+                Some(flight::Outcome::Right(id)) => return Ok(id),
+                // The same wrong guess again: it counts, and no second check is needed.
+                Some(flight::Outcome::Wrong) => {
+                    self.limiter
+                        .attempt(client, now)
+                        .map_err(LoginError::Limited)?;
+                    return Err(LoginError::Wrong(WRONG_PASSWORD));
+                }
+                None => {}
             }
         }
         self.limiter
             .attempt(client, now)
             .map_err(LoginError::Limited)?;
-        let checked = self.check_password(single, authorization);
+        let checked = self.check_password(single, authorization, tag);
         match &checked {
             Ok(_) => self.limiter.forgive(client),
             // Not a wrong password: the attempt does not count.
@@ -233,11 +250,14 @@ impl Access {
         checked
     }
 
-    /// `single`: the request had one `Authorization` field (two are refused).
+    /// `single`: the request had one `Authorization` field (two are refused). `tag`: the
+    /// value's tag where stored hashes are configured (the check is then announced to other
+    /// requests with the same credentials, and a right one remembered).
     fn check_password(
         &self,
         single: bool,
         authorization: &[u8],
+        tag: Option<cache::Tag>,
     ) -> Result<users::UserId, LoginError> {
         if !single {
             return Err(LoginError::Wrong("more than one Authorization header"));
@@ -245,21 +265,27 @@ impl Access {
         let credentials = basic::parse_authorization(authorization).map_err(LoginError::Wrong)?;
         // A stored hash costs a PBKDF2: only so many at once, whoever sends them, so that
         // wrong passwords from many addresses cannot take every worker.
-        let _permit = if self.users.is_slow_to_check(&credentials.user) {
+        let slow = self.users.is_slow_to_check(&credentials.user);
+        let _permit = if slow {
             Some(self.slow_checks.try_acquire().ok_or(LoginError::Busy)?)
         } else {
             None
         };
-        let id = self
-            .users
-            .verify(&credentials.user, &credentials.password)
-            .ok_or(LoginError::Wrong("wrong user name or password"))?;
-        if self.users.is_hashed(id) {
-            self.cache.put(authorization, id);
+        let mut leader = tag.filter(|_| slow).and_then(|t| self.flights.lead(t));
+        let id = self.users.verify(&credentials.user, &credentials.password);
+        if let Some(leader) = &mut leader {
+            leader.report(id.map_or(flight::Outcome::Wrong, flight::Outcome::Right));
+        }
+        let id = id.ok_or(LoginError::Wrong(WRONG_PASSWORD))?;
+        if let (Some(tag), true) = (tag, self.users.is_hashed(id)) {
+            self.cache.put(tag, id);
         }
         Ok(id)
     }
 }
+
+/// The reason a wrong login gets.
+const WRONG_PASSWORD: &str = "wrong user name or password";
 
 /// Why a login did not succeed.
 enum LoginError {
