@@ -150,6 +150,33 @@ def test_uploads_by_input_and_drop_appear(ctx, srv):
     watch.check()
 
 
+def test_an_upload_onto_a_taken_name_asks_before_it_replaces(ctx, srv):
+    (srv.dir / "same.txt").write_bytes(b"the old one\n")
+    page = ctx.new_page()
+    # The first PUT (If-None-Match: *) is refused with 412 on purpose; Chromium logs that.
+    watch = Watch(page, allowed=[r"status of 412"])
+    page.goto(srv.base + "/files/")
+    page.set_input_files(
+        "#file-input", [{"name": "same.txt", "mimeType": "text/plain", "buffer": b"the new one\n"}]
+    )
+    item = page.locator("#uploads li.exists")
+    expect(item).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(item.locator(".status")).to_have_text("a file has that name already")
+    assert (srv.dir / "same.txt").read_bytes() == b"the old one\n", "not replaced unasked"
+    suffix = "-auth" if srv.credentials else ""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"replace-asked{suffix}.png"))
+    item.get_by_role("button", name="Replace").click()
+    done = page.locator("#uploads li.done")
+    expect(done).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(done.locator(".status")).to_have_text("replaced")
+    expect(done.get_by_role("button", name="Replace")).to_have_count(0)
+    assert (srv.dir / "same.txt").read_bytes() == b"the new one\n"
+    expect(row(page, "same.txt")).to_have_attribute("data-size", "12")
+    page.screenshot(path=str(SHOTS / f"replace-done{suffix}.png"))
+    watch.check()
+
+
 def test_opens_a_subfolder_and_downloads_a_file(ctx, srv):
     (srv.dir / "docs" / "deeper").mkdir(parents=True)
     data = os.urandom(50_000)
@@ -419,6 +446,7 @@ ACCESS_TESTS = [
 
 TESTS = [
     test_uploads_by_input_and_drop_appear,
+    test_an_upload_onto_a_taken_name_asks_before_it_replaces,
     test_opens_a_subfolder_and_downloads_a_file,
     test_deletes_a_file_and_shows_the_servers_error_text,
     test_makes_a_folder,

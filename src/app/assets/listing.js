@@ -99,7 +99,8 @@
     sortRows();
   }
 
-  // One upload: PUT with a progress bar. If-None-Match: * never overwrites a file silently.
+  // One upload: PUT with a progress bar. If-None-Match: * never overwrites a file silently:
+  // when the name is taken, the row offers "Replace", which sends the file again without it.
   function upload(file) {
     const item = document.createElement("li");
     const name = document.createElement("span");
@@ -113,10 +114,17 @@
     status.textContent = "waiting";
     item.append(name, bar, status);
     uploadsEl.appendChild(item);
+    return send(file, item, bar, status, false);
+  }
+
+  function send(file, item, bar, status, replace) {
+    item.classList.remove("failed", "exists");
     return new Promise(function (resolve) {
       const xhr = new XMLHttpRequest();
       xhr.open("PUT", folder + encodeURIComponent(file.name));
-      xhr.setRequestHeader("If-None-Match", "*");
+      if (!replace) {
+        xhr.setRequestHeader("If-None-Match", "*");
+      }
       xhr.upload.addEventListener("progress", function (e) {
         if (e.lengthComputable && e.total > 0) {
           bar.value = Math.round((e.loaded / e.total) * 100);
@@ -127,8 +135,23 @@
         if (xhr.status === 201 || xhr.status === 204) {
           bar.value = 100;
           item.classList.add("done");
-          status.textContent = "uploaded";
+          status.textContent = replace ? "replaced" : "uploaded";
           resolve(true);
+        } else if (xhr.status === 412 && !replace) {
+          bar.value = 0;
+          item.classList.add("exists");
+          status.textContent = "a file has that name already";
+          const again = document.createElement("button");
+          again.type = "button";
+          again.className = "replace";
+          again.textContent = "Replace";
+          again.addEventListener("click", function () {
+            again.remove();
+            clearError();
+            send(file, item, bar, status, true).then(refresh);
+          });
+          item.appendChild(again);
+          resolve(false);
         } else {
           item.classList.add("failed");
           status.textContent = "failed: " + reason(xhr.status, xhr.responseText);
