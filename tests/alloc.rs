@@ -1,10 +1,12 @@
 //! The steady state of a keep-alive connection allocates nothing: after warm-up, requests to
-//! /echo/{text} and /user-agent are parsed, answered and written without a heap allocation.
+//! /echo/{text} and /user-agent are parsed, answered and written without a heap allocation,
+//! also when they come through a trusted proxy with `X-Forwarded-For`.
 //! The one exception is a request that finds its connection parked in the poller: handing the
 //! connection back to the pool boxes a job (the `threadpool` API), and the queue's channel
 //! allocates a block per 31 jobs. So the bound is per wake-up, never per request.
 //! (Its own test binary, because it installs a counting global allocator.)
 
+use http_server::config::Cidr;
 use http_server::Config;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
@@ -53,17 +55,32 @@ fn round_trip(s: &mut TcpStream, request: &[u8], answer: &[u8]) {
 
 #[test]
 fn echo_and_user_agent_allocate_nothing_per_request() {
+    // One test, not two: the counter is global, and tests run in parallel.
+    steady_state(Config::default(), b"");
+    // Behind a trusted proxy, the client is read from X-Forwarded-For without allocating.
+    let trust = Config {
+        trust_proxy: vec![Cidr::parse("127.0.0.1").unwrap()],
+        ..Config::default()
+    };
+    steady_state(
+        trust,
+        b"X-Forwarded-For: 203.0.113.7, 127.0.0.1\r\nX-Forwarded-Proto: https\r\n",
+    );
+}
+
+fn steady_state(config: Config, extra: &[u8]) {
     let handle = http_server::start(Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         quiet: true,
-        ..Config::default()
+        ..config
     })
     .unwrap();
     let mut s = TcpStream::connect(handle.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let echo = b"GET /echo/pineapple HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n\r\n";
+    let request = |head: &[u8]| [head, extra, b"\r\n"].concat();
+    let echo = &request(b"GET /echo/pineapple HTTP/1.1\r\nHost: localhost\r\nAccept: */*\r\n");
     let echo_answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 9\r\n\r\npineapple";
-    let ua = b"GET /user-agent HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl/8.0\r\n\r\n";
+    let ua = &request(b"GET /user-agent HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl/8.0\r\n");
     let ua_answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: User-Agent, Accept-Encoding\r\nContent-Length: 8\r\n\r\ncurl/8.0";
     for _ in 0..20 {
         round_trip(&mut s, echo, echo_answer);

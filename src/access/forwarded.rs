@@ -38,10 +38,19 @@ pub fn client(peer: IpAddr, headers: &Headers, trust: &[Cidr]) -> Client {
     }
     let mut addr = peer;
     let mut forwarded = false;
-    // Several fields are one list, in order (RFC 9110 §5.3); walk it from the end.
-    let entries: Vec<&[u8]> = headers.list("x-forwarded-for").collect();
-    for entry in entries.iter().rev().take(MAX_FORWARDED_HOPS) {
-        let Some(ip) = parse_entry(entry) else {
+    // Several fields are one list, in order (RFC 9110 §5.3); walk it from the end. The last
+    // MAX_FORWARDED_HOPS entries are kept in a ring as they pass (no allocation per request).
+    let mut last: [&[u8]; MAX_FORWARDED_HOPS] = [&[]; MAX_FORWARDED_HOPS];
+    let mut seen = 0usize;
+    for entry in headers.list("x-forwarded-for") {
+        if let Some(slot) = last.get_mut(seen % MAX_FORWARDED_HOPS) {
+            *slot = entry;
+        }
+        seen += 1;
+    }
+    for back in 1..=seen.min(MAX_FORWARDED_HOPS) {
+        let entry = last.get((seen - back) % MAX_FORWARDED_HOPS).copied();
+        let Some(ip) = entry.and_then(parse_entry) else {
             break;
         };
         addr = ip;
