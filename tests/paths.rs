@@ -1,6 +1,6 @@
 //! Paths of several components under /files: hostile paths, the symbolic-link policy (including
-//! a link swapped in during a request), parents created by uploads, folders made and deleted,
-//! and the redirect from a folder's name to the folder.
+//! a link swapped in during an upload or a download), parents created by uploads, folders made
+//! and deleted, and the redirect from a folder's name to the folder.
 
 mod common;
 
@@ -213,6 +213,46 @@ fn keeps_an_upload_inside_when_its_folder_is_swapped_for_a_link() {
         std::fs::read(srv.file("sub-old/new")).unwrap(),
         b"first-last"
     );
+}
+
+#[test]
+fn a_download_keeps_its_file_when_its_folder_is_swapped_for_a_link_midway() {
+    let srv = server();
+    let outside = plant_secret(&srv);
+    std::fs::write(outside.join("big"), vec![b'X'; 8 << 20]).unwrap();
+    std::fs::create_dir(srv.file("sub")).unwrap();
+    let data = random_bytes(8 << 20, 7);
+    std::fs::write(srv.file("sub/big"), &data).unwrap();
+    let mut s = srv.connect();
+    s.write_all(b"GET /files/sub/big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    // Read the head and the first 64 KiB, so that the server is surely sending the file...
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let head_end = loop {
+        let n = std::io::Read::read(&mut s, &mut buf).unwrap();
+        assert!(n > 0, "closed before the body");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            if got.len() >= i + 4 + 64 * 1024 {
+                break i + 4;
+            }
+        }
+    };
+    // ...then swap its folder for a link to the outside, where a file has the same name.
+    std::fs::rename(srv.file("sub"), srv.file("sub-old")).unwrap();
+    symlink(&outside, srv.file("sub")).unwrap();
+    while got.len() < head_end + data.len() {
+        let n = std::io::Read::read(&mut s, &mut buf).unwrap();
+        assert!(n > 0, "closed before the body ended");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        got[head_end..] == data[..],
+        "the rest of the download came from elsewhere"
+    );
+    // A new request through the link is refused: its target lies outside.
+    assert_eq!(get(&srv, "/files/sub/big").status, 404);
 }
 
 #[test]
