@@ -403,9 +403,20 @@ fn requests_with_the_credentials_being_checked_wait_for_that_check() {
     // 0.3 s in): all wait for its answer. Checking each for itself would leave one permit
     // (MAX_SLOW_CHECKS is 2) for four requests, and three would get 503.
     let hash = PasswordHash::new(b"right", 200_000).unwrap().to_line();
-    let srv = server_with(|c| c.users = vec![user("alice", &hash, Rights::Write)]);
+    // 16 workers: 4 may wait (password checks hold at most half the pool).
+    let srv = server_with(|c| {
+        c.users = vec![user("alice", &hash, Rights::Write)];
+        c.threads = 16;
+    });
     let addr = srv.addr();
-    for (credentials, status) in [("alice:wrong", 401), ("alice:right", 200)] {
+    // Two rounds of the same wrong password: every request of them counts as a failed login
+    // (ten, the limit), so the next one is refused.
+    let rounds = [
+        ("alice:right", 200),
+        ("alice:wrong", 401),
+        ("alice:wrong", 401),
+    ];
+    for (credentials, status) in rounds {
         let start = |_| {
             std::thread::spawn(move || {
                 let mut s = connect(addr);
@@ -424,18 +435,26 @@ fn requests_with_the_credentials_being_checked_wait_for_that_check() {
         statuses.extend(rest.into_iter().map(|t| t.join().unwrap()));
         assert_eq!(statuses, [status; 5], "{credentials}");
     }
+    let r = send(&srv, "GET", "/echo/x", &auth("alice:wrong"), b"");
+    assert_eq!(r.status, 429, "the waiters' failures were counted");
 }
 
 #[test]
 fn stored_hashes_are_checked_only_so_many_at_once() {
     // Any salt and hash will do: every password sent is wrong. 200 000 rounds take a few
     // seconds in a debug build, long enough for three checks to overlap. A name nobody has
-    // costs the same check (so timing does not tell it apart), and takes a permit the same.
+    // costs the same check (so timing does not tell it apart), and takes a permit the same; so
+    // does a plain password beside a hashed one (padded to as many rounds).
     // Three different passwords: the same one would wait for the first check instead.
     let hash = "pbkdf2-sha256$200000$MDEyMzQ1Njc4OWFiY2RlZg==$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g=";
-    let srv = server_with(|c| c.users = vec![user("alice", hash, Rights::Write)]);
+    let srv = server_with(|c| {
+        c.users = vec![
+            user("alice", hash, Rights::Write),
+            user("bob", "plain", Rights::Write),
+        ]
+    });
     let addr = srv.addr();
-    for name in ["alice", "nobody"] {
+    for name in ["alice", "nobody", "bob"] {
         let tries: Vec<_> = (0..3)
             .map(|i| {
                 std::thread::spawn(move || {
@@ -460,4 +479,26 @@ fn stored_hashes_are_checked_only_so_many_at_once() {
         let r = send(&srv, "GET", "/echo/x", &auth(&format!("{name}:wrong")), b"");
         assert_eq!(r.status, 401);
     }
+    // With two workers only one check runs at a time, so that one worker always serves.
+    let srv = server_with(|c| {
+        c.users = vec![user("alice", hash, Rights::Write)];
+        c.threads = 2;
+    });
+    let addr = srv.addr();
+    let tries: Vec<_> = (0..2)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut s = connect(addr);
+                let raw = format!(
+                    "GET /echo/x HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
+                    auth(&format!("alice:other{i}"))
+                );
+                s.write_all(raw.as_bytes()).unwrap();
+                read_response(&mut s, false).status
+            })
+        })
+        .collect();
+    let mut statuses: Vec<u16> = tries.into_iter().map(|t| t.join().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [401, 503], "2 workers: {statuses:?}");
 }

@@ -4,8 +4,8 @@
 //! with one user's credentials (`xargs -P`, a download manager) then cost one check, not one
 //! each and a `503` for the rest.
 //!
-//! Bounded: at most `MAX_WAITERS` requests wait at once, each at most `MAX_WAIT`; the others go
-//! on as if nothing were in flight.
+//! Bounded: at most `MAX_WAITERS` requests wait at once (fewer with a small pool: see
+//! `Access::new`), each at most `MAX_WAIT`; the others go on as if nothing were in flight.
 //!
 //! Out of scope: the check itself and the remembering of right logins (`Access`, `cache`).
 
@@ -44,9 +44,9 @@ struct State {
 }
 
 /// The checks in flight, by the tag of the credentials they check.
-#[derive(Default)]
 pub struct Flights {
     state: Mutex<State>,
+    max_waiters: usize,
 }
 
 /// The request running a check: others with the same credentials wait for what it reports.
@@ -63,13 +63,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Flights {
+    /// At most `max_waiters` requests will wait at once.
+    pub fn new(max_waiters: usize) -> Flights {
+        Flights {
+            state: Mutex::default(),
+            max_waiters,
+        }
+    }
+
     /// The outcome of a check of these credentials that another request is running now, once
-    /// it ends; `None` when none is running, when `MAX_WAITERS` wait already, or when the
+    /// it ends; `None` when none is running, when as many as allowed wait already, or when the
     /// check ends without an outcome or takes longer than `MAX_WAIT`.
     pub fn follow(&self, tag: &Tag) -> Option<Outcome> {
         let slot = {
             let mut state = lock(&self.state);
-            if state.waiting >= MAX_WAITERS {
+            if state.waiting >= self.max_waiters {
                 return None;
             }
             let slot = state
@@ -171,7 +179,7 @@ mod tests {
 
     #[test]
     fn followers_get_the_leaders_outcome() {
-        let flights = Flights::default();
+        let flights = Flights::new(MAX_WAITERS);
         let id = some_user();
         let (a, b) = ([1u8; 32], [2u8; 32]);
         assert_eq!(flights.follow(&a), None, "nothing in flight");
@@ -193,7 +201,7 @@ mod tests {
 
     #[test]
     fn a_leader_without_a_report_tells_followers_so() {
-        let flights = Flights::default();
+        let flights = Flights::new(MAX_WAITERS);
         let leader = flights.lead([3u8; 32]).unwrap();
         thread::scope(|s| {
             let f = s.spawn(|| flights.follow(&[3u8; 32]));
@@ -205,7 +213,7 @@ mod tests {
 
     #[test]
     fn only_so_many_wait() {
-        let flights = Flights::default();
+        let flights = Flights::new(MAX_WAITERS);
         let mut leader = flights.lead([4u8; 32]).unwrap();
         thread::scope(|s| {
             let followers: Vec<_> = (0..MAX_WAITERS)

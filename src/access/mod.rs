@@ -6,9 +6,9 @@
 //! 2. `Host` (421 for a name the server does not answer for: DNS rebinding);
 //! 3. for a write, where a browser says it comes from (403 for another site);
 //! 4. credentials, when users are configured: 429 while the client is over its failed-login
-//!    limit, 401 for malformed or wrong ones, 503 while `MAX_SLOW_CHECKS` stored hashes are
-//!    being checked already (a request with the same credentials as one being checked waits
-//!    for that check instead: `flight`);
+//!    limit, 401 for malformed or wrong ones, 503 while as many slow password checks run as
+//!    `password_budget` allows (a request with the same credentials as one being checked
+//!    waits for that check instead, while there is room: `flight`);
 //! 5. the rights of the user, or of anonymous clients: 401 for an anonymous client that needs
 //!    to log in, 403 for a user without the right.
 //!
@@ -69,6 +69,7 @@ impl Access {
         let anonymous = config
             .anonymous
             .unwrap_or_else(|| default_anonymous(!users.is_empty(), loopback_only));
+        let (slow_checks, waiters) = password_budget(config.threads);
         Ok(Access {
             users,
             anonymous,
@@ -77,8 +78,8 @@ impl Access {
             trust: config.trust_proxy.clone(),
             limiter: limit::FailureLimiter::default(),
             cache: cache::LoginCache::new().map_err(|e| format!("no random numbers: {e}"))?,
-            flights: flight::Flights::default(),
-            slow_checks: Permits::new(MAX_SLOW_CHECKS),
+            flights: flight::Flights::new(waiters),
+            slow_checks: Permits::new(slow_checks),
         })
     }
 
@@ -227,14 +228,21 @@ impl Access {
             }
             match self.flights.follow(tag) {
                 Some(flight::Outcome::Right(id)) => return Ok(id),
-                // The same wrong guess again: it counts, and no second check is needed.
+                // The same wrong guess again: it counts (at the time it ends), and no second
+                // check is needed.
                 Some(flight::Outcome::Wrong) => {
                     self.limiter
-                        .attempt(client, now)
+                        .attempt(client, Instant::now())
                         .map_err(LoginError::Limited)?;
                     return Err(LoginError::Wrong(WRONG_PASSWORD));
                 }
-                None => {}
+                // Nothing in flight; but a check may have ended between the look in the
+                // cache and this one.
+                None => {
+                    if let Some(id) = self.cache.get(tag) {
+                        return Ok(id);
+                    }
+                }
             }
         }
         self.limiter
@@ -265,7 +273,7 @@ impl Access {
         let credentials = basic::parse_authorization(authorization).map_err(LoginError::Wrong)?;
         // A stored hash costs a PBKDF2: only so many at once, whoever sends them, so that
         // wrong passwords from many addresses cannot take every worker.
-        let slow = self.users.is_slow_to_check(&credentials.user);
+        let slow = self.users.checks_are_slow();
         let _permit = if slow {
             Some(self.slow_checks.try_acquire().ok_or(LoginError::Busy)?)
         } else {
@@ -277,7 +285,7 @@ impl Access {
             leader.report(id.map_or(flight::Outcome::Wrong, flight::Outcome::Right));
         }
         let id = id.ok_or(LoginError::Wrong(WRONG_PASSWORD))?;
-        if let (Some(tag), true) = (tag, self.users.is_hashed(id)) {
+        if let (Some(tag), true) = (tag, slow) {
             self.cache.put(tag, id);
         }
         Ok(id)
@@ -299,6 +307,16 @@ enum LoginError {
 
 /// Most stored password hashes checked at once (each is a PBKDF2 of 0.3 s of a core).
 pub const MAX_SLOW_CHECKS: usize = 2;
+
+/// How many workers password checks and waits for them may hold: (checks, waiters). At most
+/// half the pool (at least one check, or nobody could log in), so that wrong passwords from
+/// many addresses leave the other half serving: 8 workers give (2, 2), 16 give (2, 4), 4 give
+/// (2, 0), 2 give (1, 0).
+pub fn password_budget(threads: usize) -> (usize, usize) {
+    let budget = (threads / 2).max(1);
+    let checks = MAX_SLOW_CHECKS.min(budget);
+    (checks, flight::MAX_WAITERS.min(budget - checks))
+}
 
 /// A counting limit, taken without waiting.
 pub struct Permits {
@@ -337,6 +355,26 @@ impl Drop for Permit<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_checks_hold_at_most_half_the_pool() {
+        for (threads, want) in [
+            (1, (1, 0)),
+            (2, (1, 0)),
+            (4, (2, 0)),
+            (8, (2, 2)),
+            (16, (2, 4)),
+        ] {
+            assert_eq!(password_budget(threads), want, "{threads} workers");
+        }
+        for threads in 2..=256 {
+            let (checks, waiters) = password_budget(threads);
+            assert!(
+                checks >= 1 && checks + waiters <= threads / 2,
+                "{threads} workers"
+            );
+        }
+    }
 
     #[test]
     fn permits_are_bounded_and_given_back() {

@@ -34,14 +34,18 @@ struct User {
     name: String,
     secret: Secret,
     rights: Rights,
+    /// Rounds checked besides the user's own (a hash nothing matches), so that every check
+    /// costs as many rounds as the slowest: see `Users::decoy`.
+    pad: Option<PasswordHash>,
 }
 
 /// Every configured user.
 pub struct Users {
     list: Vec<User>,
     /// Where some passwords are stored hashes: a hash that nothing matches, with as many rounds
-    /// as the most of theirs, checked for a name nobody has, so that an unknown name takes as
-    /// long as a wrong password of a hashed user and timing does not tell which names exist.
+    /// as the most of theirs, checked for a name nobody has. With the users' pads, every check
+    /// (an unknown name, a plain password, a hash of fewer rounds) costs those rounds, so that
+    /// timing does not tell which names exist or how their passwords are kept.
     decoy: Option<PasswordHash>,
 }
 
@@ -78,6 +82,7 @@ impl Users {
                 name: e.name.clone(),
                 secret,
                 rights: e.rights,
+                pad: None,
             });
         }
         let rounds = list
@@ -87,10 +92,22 @@ impl Users {
                 Secret::Plain(_) => None,
             })
             .max();
+        let no_random = |e: std::io::Error| format!("no random bytes for the password checks: {e}");
         let decoy = rounds
             .map(PasswordHash::decoy)
             .transpose()
-            .map_err(|e| format!("no random bytes for the password checks: {e}"))?;
+            .map_err(no_random)?;
+        if let Some(rounds) = rounds {
+            for u in &mut list {
+                let own = match &u.secret {
+                    Secret::Hashed(h) => h.iterations(),
+                    Secret::Plain(_) => 0,
+                };
+                if own < rounds {
+                    u.pad = Some(PasswordHash::decoy(rounds - own).map_err(no_random)?);
+                }
+            }
+        }
         Ok(Users { list, decoy })
     }
 
@@ -110,9 +127,10 @@ impl Users {
         self.list.iter().any(|u| u.rights == Rights::Write)
     }
 
-    /// Checks a user name and password. The password is compared in constant time. An unknown
-    /// name costs what a wrong password costs: a PBKDF2 where some passwords are stored
-    /// hashes (the decoy), else the digest comparison of a plain one.
+    /// Checks a user name and password. The password is compared in constant time. Every check
+    /// costs the same: where some passwords are stored hashes, the rounds of the slowest (an
+    /// unknown name checks the decoy, others add their pad); else the digest comparison of a
+    /// plain password.
     pub fn verify(&self, name: &[u8], password: &[u8]) -> Option<UserId> {
         let user = self.list.iter().position(|u| u.name.as_bytes() == name);
         let Some(i) = user else {
@@ -126,27 +144,21 @@ impl Users {
             }
             return None;
         };
-        let ok = match &self.list.get(i)?.secret {
+        let user = self.list.get(i)?;
+        let ok = match &user.secret {
             Secret::Plain(digest) => ct_eq(&sha256(password), digest),
             Secret::Hashed(hash) => hash.verify(password),
         };
+        if let Some(pad) = &user.pad {
+            let _ = pad.verify(password);
+        }
         ok.then_some(UserId(i))
     }
 
-    /// Whether checking a password for this name costs a PBKDF2: a known user with a stored
-    /// hash, or an unknown name where some users have one (see `decoy`).
-    pub fn is_slow_to_check(&self, name: &[u8]) -> bool {
-        match self.list.iter().find(|u| u.name.as_bytes() == name) {
-            Some(u) => matches!(u.secret, Secret::Hashed(_)),
-            None => self.decoy.is_some(),
-        }
-    }
-
-    /// Whether checking this user's password is slow (a stored hash), so worth remembering.
-    pub fn is_hashed(&self, id: UserId) -> bool {
-        self.list
-            .get(id.0)
-            .is_some_and(|u| matches!(u.secret, Secret::Hashed(_)))
+    /// Whether checking a password costs a PBKDF2: for every name, known or not, once some
+    /// user has a stored hash (see `decoy`); for none otherwise.
+    pub fn checks_are_slow(&self) -> bool {
+        self.decoy.is_some()
     }
 
     pub fn name(&self, id: UserId) -> &str {
@@ -262,10 +274,8 @@ mod tests {
             (users.name(alice), users.rights(alice)),
             ("alice", Rights::Write)
         );
-        assert!(!users.is_hashed(alice));
         let bob = users.verify(b"bob", b"hunter2").unwrap();
         assert_eq!(users.rights(bob), Rights::Read);
-        assert!(users.is_hashed(bob));
         // Wrong, of the right length; a prefix; longer; another user's; no such user.
         for (name, password) in [
             ("alice", "secreT"),
@@ -285,7 +295,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_name_is_checked_like_a_hashed_password() {
+    fn every_check_costs_the_rounds_of_the_slowest_hash() {
         let (low, high) = (
             PasswordHash::new(b"a", 1000).unwrap().to_line(),
             PasswordHash::new(b"b", 3000).unwrap().to_line(),
@@ -296,19 +306,30 @@ mod tests {
             entry("high", &high, Rights::Write),
         ])
         .unwrap();
-        // As many rounds as the slowest stored hash, so no name is told apart by being faster.
+        // The rounds each check does: its own plus its pad (the decoy for a name nobody has).
+        let rounds = |name: &str| {
+            let u = users.list.iter().find(|u| u.name == name).unwrap();
+            let own = match &u.secret {
+                Secret::Hashed(h) => h.iterations(),
+                Secret::Plain(_) => 0,
+            };
+            own + u.pad.as_ref().map_or(0, PasswordHash::iterations)
+        };
+        assert_eq!([rounds("plain"), rounds("low"), rounds("high")], [3000; 3]);
         assert_eq!(
             users.decoy.as_ref().map(PasswordHash::iterations),
             Some(3000)
         );
-        assert!(users.is_slow_to_check(b"nobody"));
-        assert!(users.is_slow_to_check(b"high"));
-        assert!(!users.is_slow_to_check(b"plain"));
+        assert!(users.checks_are_slow());
+        // Pads change no answer.
+        assert!(users.verify(b"plain", b"secret").is_some());
+        assert!(users.verify(b"low", b"a").is_some());
+        assert!(users.verify(b"high", b"b").is_some());
         assert_eq!(users.verify(b"nobody", b"a"), None);
-        // Without stored hashes nothing is slow, and there is no decoy to compute.
+        // Without stored hashes nothing is slow, and there is nothing to pad with.
         let users = Users::new(&[entry("plain", "secret", Rights::Write)]).unwrap();
-        assert!(users.decoy.is_none());
-        assert!(!users.is_slow_to_check(b"nobody"));
+        assert!(users.decoy.is_none() && users.list.iter().all(|u| u.pad.is_none()));
+        assert!(!users.checks_are_slow());
     }
 
     #[test]

@@ -129,18 +129,35 @@ pub fn delete(config: &Config, head: &Head, raw: &[u8]) -> Result<Response<'stat
 }
 
 /// The validators of what `path` names now, if anything (for PUT and DELETE preconditions).
-fn current_validators(root: &Path, path: &FilePath) -> Option<Validators> {
-    match fsroot::resolve(root, path).ok()? {
-        Resolved::File { meta, .. } => Some(files::validators(&meta)),
-        Resolved::Dir(dir) => {
-            let meta = dir.metadata().ok()?;
-            Some(Validators::new(0, files::modified_nanos(&meta), "-dir"))
+///
+/// # Errors
+/// Whatever stops the look other than absence: a file that cannot be read (403), or one that
+/// kept being replaced (503). Never "absent" for a file that is there.
+fn current_validators(root: &Path, path: &FilePath) -> Result<Option<Validators>, Error> {
+    match fsroot::resolve(root, path) {
+        Ok(Resolved::File { meta, .. }) => Ok(Some(files::validators(&meta))),
+        Ok(Resolved::Dir(dir)) => {
+            let meta = dir.metadata()?;
+            Ok(Some(Validators::new(
+                0,
+                files::modified_nanos(&meta),
+                "-dir",
+            )))
         }
+        Err(Error::NotFound) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
 fn check_write_preconditions(root: &Path, path: &FilePath, head: &Head) -> Result<(), Error> {
-    let current = current_validators(root, path);
+    let conditional = ["if-match", "if-none-match", "if-unmodified-since"]
+        .iter()
+        .any(|name| head.headers.get(name).is_some());
+    if !conditional {
+        // Nothing to compare: the target need not be looked at (or be readable).
+        return Ok(());
+    }
+    let current = current_validators(root, path)?;
     match conditional::evaluate(&head.headers, current.as_ref(), false) {
         Precondition::Proceed => Ok(()),
         Precondition::NotModified | Precondition::Failed => Err(Error::PreconditionFailed),
