@@ -598,3 +598,28 @@ fn a_file_replaced_while_it_is_opened_is_served_never_404() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     renamer.join().unwrap();
 }
+
+#[test]
+fn a_put_may_name_the_tag_of_the_gzipped_download() {
+    // Browsers always accept gzip: the tag they hold for a text file is the gzip variant's.
+    let srv = server();
+    std::fs::write(srv.file("notes.txt"), "the same line again\n".repeat(500)).unwrap();
+    let r = get(&srv, "/files/notes.txt", "Accept-Encoding: gzip\r\n");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let tag = r.header("etag").unwrap().to_string();
+    assert!(tag.ends_with("-gzip\""), "{tag}");
+    let put = |fields: &str, body: &[u8]| {
+        let mut raw = format!(
+            "PUT /files/notes.txt HTTP/1.1\r\nHost: localhost\r\n{fields}Content-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        raw.extend_from_slice(body);
+        srv.request(&raw).status
+    };
+    assert_eq!(put(&format!("If-None-Match: {tag}\r\n"), b"x"), 412);
+    assert_eq!(put(&format!("If-Match: {tag}\r\n"), b"new"), 204);
+    assert_eq!(std::fs::read(srv.file("notes.txt")).unwrap(), b"new");
+    // The file changed: the old tag no longer matches.
+    assert_eq!(put(&format!("If-Match: {tag}\r\n"), b"newer"), 412);
+}

@@ -102,6 +102,7 @@ pub fn serve(name: &[u8], query: Option<&[u8]>, head: &Head) -> Result<Response<
     let v = Validators {
         etag: format!("\"{tag:016x}{}\"", if gzip { "-gzip" } else { "" }),
         modified: 0,
+        variant: None,
     };
     let mut resp = Response::new(Status::OK)
         .header("Content-Type", content_type)

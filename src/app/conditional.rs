@@ -13,6 +13,10 @@ pub struct Validators {
     pub etag: String,
     /// Last modification, in seconds since the epoch.
     pub modified: u64,
+    /// The tag of another representation of the same state that a write's precondition also
+    /// matches: the gzip variant's, since a browser that downloaded the file gzipped holds
+    /// that tag (`with_gzip_variant`). `None` for GET and HEAD, where each variant has its own.
+    pub variant: Option<String>,
 }
 
 impl Validators {
@@ -22,6 +26,16 @@ impl Validators {
         Validators {
             etag: format!("\"{len:x}-{modified_nanos:x}{coding_suffix}\""),
             modified: (modified_nanos / 1_000_000_000) as u64,
+            variant: None,
+        }
+    }
+
+    /// The identity representation's validators, for a write: its precondition matches the
+    /// gzip variant's tag too (the file's state is the same whichever way it was sent).
+    pub fn with_gzip_variant(len: u64, modified_nanos: u128) -> Validators {
+        Validators {
+            variant: Some(Validators::new(len, modified_nanos, "-gzip").etag),
+            ..Validators::new(len, modified_nanos, "")
         }
     }
 
@@ -31,6 +45,7 @@ impl Validators {
         Validators {
             etag: format!("W/\"{fingerprint:016x}-{variant}\""),
             modified,
+            variant: None,
         }
     }
 }
@@ -55,7 +70,7 @@ pub fn evaluate(
 ) -> Precondition {
     // Step 1: If-Match; step 2 (only without it): If-Unmodified-Since.
     if headers.get("if-match").is_some() {
-        let matched = current.is_some_and(|v| list_matches(headers, "if-match", &v.etag, true));
+        let matched = current.is_some_and(|v| list_matches(headers, "if-match", v, true));
         if !matched {
             return Precondition::Failed;
         }
@@ -66,8 +81,7 @@ pub fn evaluate(
     }
     // Step 3: If-None-Match; step 4 (only without it, GET/HEAD only): If-Modified-Since.
     if headers.get("if-none-match").is_some() {
-        let matched =
-            current.is_some_and(|v| list_matches(headers, "if-none-match", &v.etag, false));
+        let matched = current.is_some_and(|v| list_matches(headers, "if-none-match", v, false));
         if matched {
             return if is_get_or_head {
                 Precondition::NotModified
@@ -85,9 +99,9 @@ pub fn evaluate(
     Precondition::Proceed
 }
 
-/// Whether the list-valued `name` holds `*` or a tag matching `etag` (strong or weak comparison,
-/// RFC 9110 §8.8.3.2).
-fn list_matches(headers: &Headers, name: &str, etag: &str, strong: bool) -> bool {
+/// Whether the list-valued `name` holds `*` or a tag matching the current one, or its
+/// `variant` (strong or weak comparison, RFC 9110 §8.8.3.2).
+fn list_matches(headers: &Headers, name: &str, current: &Validators, strong: bool) -> bool {
     headers.list(name).any(|tag| {
         if tag == b"*" {
             return true;
@@ -96,11 +110,14 @@ fn list_matches(headers: &Headers, name: &str, etag: &str, strong: bool) -> bool
             Some(opaque) => (true, opaque),
             None => (false, tag),
         };
-        let (ours_is_weak, ours) = match etag.strip_prefix("W/") {
-            Some(opaque) => (true, opaque),
-            None => (false, etag),
+        let same = |etag: &str| {
+            let (ours_is_weak, ours) = match etag.strip_prefix("W/") {
+                Some(opaque) => (true, opaque),
+                None => (false, etag),
+            };
+            tag == ours.as_bytes() && !(strong && (tag_is_weak || ours_is_weak))
         };
-        tag == ours.as_bytes() && !(strong && (tag_is_weak || ours_is_weak))
+        same(&current.etag) || current.variant.as_deref().is_some_and(same)
     })
 }
 

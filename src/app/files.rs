@@ -164,10 +164,10 @@ pub fn serve(
     }
 }
 
-/// The validators of an open file as `serve` computes them for its identity representation
-/// (for PUT and DELETE preconditions).
+/// The validators of an open file as `serve` computes them for its identity representation,
+/// matching its gzip variant's tag too (for PUT and DELETE preconditions).
 pub fn validators(meta: &Metadata) -> Validators {
-    Validators::new(meta.len(), modified_nanos(meta), "")
+    Validators::with_gzip_variant(meta.len(), modified_nanos(meta))
 }
 
 #[cfg(test)]

@@ -152,8 +152,9 @@ def test_uploads_by_input_and_drop_appear(ctx, srv):
 
 def test_an_upload_onto_a_taken_name_asks_before_it_replaces(ctx, srv):
     (srv.dir / "same.txt").write_bytes(b"the old one\n")
+    (srv.dir / "taken").mkdir()
     page = ctx.new_page()
-    # The first PUT (If-None-Match: *) is refused with 412 on purpose; Chromium logs that.
+    # The PUTs that find the name taken are refused with 412 on purpose; Chromium logs that.
     watch = Watch(page, allowed=[r"status of 412"])
     page.goto(srv.base + "/files/")
     page.set_input_files(
@@ -166,6 +167,11 @@ def test_an_upload_onto_a_taken_name_asks_before_it_replaces(ctx, srv):
     suffix = "-auth" if srv.credentials else ""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"replace-asked{suffix}.png"))
+    # Someone else changes the file before the click: Replace must not throw that away unasked.
+    (srv.dir / "same.txt").write_bytes(b"changed by someone else\n")
+    item.get_by_role("button", name="Replace").click()
+    expect(item.locator(".status")).to_have_text("the file there changed meanwhile")
+    assert (srv.dir / "same.txt").read_bytes() == b"changed by someone else\n"
     item.get_by_role("button", name="Replace").click()
     done = page.locator("#uploads li.done")
     expect(done).to_have_count(1, timeout=TIMEOUT_MS)
@@ -174,6 +180,15 @@ def test_an_upload_onto_a_taken_name_asks_before_it_replaces(ctx, srv):
     assert (srv.dir / "same.txt").read_bytes() == b"the new one\n"
     expect(row(page, "same.txt")).to_have_attribute("data-size", "12")
     page.screenshot(path=str(SHOTS / f"replace-done{suffix}.png"))
+    # A folder's name is not offered for replacing.
+    page.set_input_files(
+        "#file-input", [{"name": "taken", "mimeType": "text/plain", "buffer": b"x"}]
+    )
+    refused = page.locator("#uploads li.failed")
+    expect(refused).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(refused.locator(".status")).to_have_text("failed: a folder has that name")
+    expect(refused.get_by_role("button", name="Replace")).to_have_count(0)
+    assert (srv.dir / "taken").is_dir()
     watch.check()
 
 

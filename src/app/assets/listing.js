@@ -100,7 +100,8 @@
   }
 
   // One upload: PUT with a progress bar. If-None-Match: * never overwrites a file silently:
-  // when the name is taken, the row offers "Replace", which sends the file again without it.
+  // when the name is taken, the row offers "Replace", which sends the file again with If-Match
+  // on the tag of the file that is there, so that one changed meanwhile is not lost either.
   function upload(file) {
     const item = document.createElement("li");
     const name = document.createElement("span");
@@ -114,16 +115,66 @@
     status.textContent = "waiting";
     item.append(name, bar, status);
     uploadsEl.appendChild(item);
-    return send(file, item, bar, status, false);
+    return send(file, { item, bar, status }, null);
   }
 
-  function send(file, item, bar, status, replace) {
+  function failed(row, text) {
+    row.item.classList.add("failed");
+    row.status.textContent = "failed: " + text;
+    return false;
+  }
+
+  // The name is taken (a 412): say by what, and offer to replace a file that is there.
+  async function taken(file, row, changed) {
+    const url = folder + encodeURIComponent(file.name);
+    let res;
+    try {
+      // A folder answers with a redirect to its listing; "manual" keeps it from being followed.
+      res = await fetch(url, { method: "HEAD", redirect: "manual", cache: "no-cache" });
+    } catch (e) {
+      return failed(row, "the connection was lost");
+    }
+    if (res.type === "opaqueredirect") {
+      return failed(row, "a folder has that name");
+    }
+    if (res.status === 404) {
+      // Gone meanwhile: send it as a new file after all.
+      return send(file, row, null);
+    }
+    const etag = res.headers.get("ETag");
+    if (!res.ok || !etag) {
+      return failed(row, reason(res.status, ""));
+    }
+    row.bar.value = 0;
+    row.item.classList.add("exists");
+    row.status.textContent = changed
+      ? "the file there changed meanwhile"
+      : "a file has that name already";
+    const again = document.createElement("button");
+    again.type = "button";
+    again.className = "replace";
+    again.textContent = "Replace";
+    again.addEventListener("click", function () {
+      again.remove();
+      clearError();
+      send(file, row, etag).then(refresh);
+    });
+    row.item.appendChild(again);
+    return false;
+  }
+
+  // Sends the file: as a new one (`etag` null: If-None-Match: *), or over the file whose tag
+  // is `etag` (If-Match).
+  function send(file, row, etag) {
+    const { item, bar, status } = row;
     item.classList.remove("failed", "exists");
     return new Promise(function (resolve) {
       const xhr = new XMLHttpRequest();
       xhr.open("PUT", folder + encodeURIComponent(file.name));
-      if (!replace) {
+      if (etag === null) {
         xhr.setRequestHeader("If-None-Match", "*");
+      } else {
+        xhr.setRequestHeader("If-Match", etag);
       }
       xhr.upload.addEventListener("progress", function (e) {
         if (e.lengthComputable && e.total > 0) {
@@ -135,33 +186,16 @@
         if (xhr.status === 201 || xhr.status === 204) {
           bar.value = 100;
           item.classList.add("done");
-          status.textContent = replace ? "replaced" : "uploaded";
+          status.textContent = etag === null ? "uploaded" : "replaced";
           resolve(true);
-        } else if (xhr.status === 412 && !replace) {
-          bar.value = 0;
-          item.classList.add("exists");
-          status.textContent = "a file has that name already";
-          const again = document.createElement("button");
-          again.type = "button";
-          again.className = "replace";
-          again.textContent = "Replace";
-          again.addEventListener("click", function () {
-            again.remove();
-            clearError();
-            send(file, item, bar, status, true).then(refresh);
-          });
-          item.appendChild(again);
-          resolve(false);
+        } else if (xhr.status === 412) {
+          resolve(taken(file, row, etag !== null));
         } else {
-          item.classList.add("failed");
-          status.textContent = "failed: " + reason(xhr.status, xhr.responseText);
-          resolve(false);
+          resolve(failed(row, reason(xhr.status, xhr.responseText)));
         }
       });
       xhr.addEventListener("error", function () {
-        item.classList.add("failed");
-        status.textContent = "failed: the connection was lost";
-        resolve(false);
+        resolve(failed(row, "the connection was lost"));
       });
       status.textContent = "0%";
       xhr.send(file);

@@ -240,3 +240,29 @@ fn if_range_gates_the_range() {
     let h = headers(&["Range: bytes=0-0", "Range: bytes=1-1"]);
     assert_eq!(range(&h, 10, &v()), RangeRequest::Whole);
 }
+
+#[test]
+fn a_write_matches_the_gzip_variants_tag_too() {
+    let nanos = u128::from(MODIFIED) * 1_000_000_000 + 5;
+    let write = Validators::with_gzip_variant(100, nanos);
+    let (plain, gz) = (v().etag, Validators::new(100, nanos, "-gzip").etag);
+    let other = Validators::new(101, nanos, "-gzip").etag;
+    let cases = [
+        (format!("If-Match: {plain}"), Precondition::Proceed),
+        (format!("If-Match: {gz}"), Precondition::Proceed),
+        (format!("If-Match: {other}"), Precondition::Failed),
+        (format!("If-Match: W/{gz}"), Precondition::Failed),
+        (format!("If-None-Match: {gz}"), Precondition::Failed),
+        (format!("If-None-Match: {other}"), Precondition::Proceed),
+    ];
+    for (field, want) in cases {
+        assert_eq!(
+            evaluate(&headers(&[&field]), Some(&write), false),
+            want,
+            "{field}"
+        );
+    }
+    // A GET keeps the variants apart: the identity tag does not answer for the gzip one.
+    let get = headers(&[&format!("If-None-Match: {gz}")]);
+    assert_eq!(evaluate(&get, Some(&v()), true), Precondition::Proceed);
+}
