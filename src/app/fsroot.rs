@@ -7,8 +7,8 @@
 //! component is replaced or removed itself, never its target.
 //!
 //! How it is checked: the path is resolved (`canonicalize`) and must lie under the root; the
-//! file is opened and its handle stat'ed (open-then-fstat, so a FIFO swapped in is refused,
-//! not served); then, on Linux, the path of the open descriptor is read back from procfs
+//! file is opened without waiting (`O_NONBLOCK`) and its handle stat'ed (open-then-fstat, so a
+//! FIFO swapped in is refused, not served, and never holds the worker); then, on Linux, the path of the open descriptor is read back from procfs
 //! (`/proc/self/fd/N`) and must still lie under the root, so a component swapped for a link
 //! between the checks cannot lead outside. Folders are then used only through their open
 //! descriptor (`/proc/self/fd/N/name`), so a folder renamed or replaced after it was checked
@@ -104,7 +104,7 @@ impl OpenDir {
     /// # Errors
     /// 404 if it is gone or no longer the folder it was, 500 if procfs cannot be read.
     pub fn open_root(root: &Path) -> Result<OpenDir, Error> {
-        let file = File::open(root).map_err(fs_error)?;
+        let file = open_without_waiting(root).map_err(fs_error)?;
         if !file.metadata().map_err(fs_error)?.is_dir() {
             return Err(Error::NotFound);
         }
@@ -158,7 +158,7 @@ impl OpenDir {
     /// # Errors
     /// 404 when absent or replaced during the check, 409 when it is not a folder.
     pub fn open_child_dir(&self, name: &OsStr) -> Result<OpenDir, Error> {
-        let file = File::open(self.child(name)).map_err(fs_error)?;
+        let file = open_without_waiting(&self.child(name)).map_err(fs_error)?;
         if !file.metadata().map_err(fs_error)?.is_dir() {
             return Err(Error::Conflict("a file on the path is not a folder"));
         }
@@ -213,7 +213,7 @@ fn try_resolve(root: &Path, path: &FilePath) -> Result<Option<Resolved>, Error> 
     if !expected.is_file() && !expected.is_dir() {
         return Err(Error::NotFound);
     }
-    let file = File::open(&canonical).map_err(fs_error)?;
+    let file = open_without_waiting(&canonical).map_err(fs_error)?;
     let meta = file.metadata().map_err(fs_error)?;
     if !same_file(&meta, &expected) {
         return Ok(None);
@@ -227,6 +227,17 @@ fn try_resolve(root: &Path, path: &FilePath) -> Result<Option<Resolved>, Error> 
     } else {
         Ok(Some(Resolved::File { file, meta }))
     }
+}
+
+/// Opens `path` for reading without ever waiting: a FIFO swapped in for the file after the
+/// stat opens at once (and is then refused by the fstat) instead of holding the worker until
+/// some writer comes.
+fn open_without_waiting(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(crate::sys::O_NONBLOCK)
+        .open(path)
 }
 
 /// Opens the folder that holds `parts` (all but the last component of a path) for writing,
@@ -288,6 +299,28 @@ pub fn open_parent_noting(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_opens_without_waiting_for_a_writer() {
+        let dir = std::env::temp_dir().join(format!("fsroot-fifo-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo here: nothing to check
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let opened = open_without_waiting(&path).map(|f| f.metadata().map(|m| m.is_file()));
+            let _ = tx.send(opened.is_ok());
+        });
+        // A plain open would wait here for a writer that never comes.
+        let opened = rx.recv_timeout(std::time::Duration::from_secs(10));
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(opened, Ok(true), "the open of a FIFO waited");
+    }
 
     #[test]
     fn knows_what_lies_inside() {

@@ -16,6 +16,8 @@
 //!   other servers sharing the folder can tell it from one whose writer died.
 //! - `setsockopt(2)` for `TCP_DEFER_ACCEPT` (Linux), and `listen(2)` again for a longer accept
 //!   queue than std's 128, neither of which std offers.
+//! - The `O_NONBLOCK` open flag (a constant, no call), which std has no name for: file reads
+//!   open with it so that a FIFO never holds a worker.
 //!
 //! Platforms: Linux (x86_64, aarch64; glibc or musl) and macOS. The structure layouts and
 //! constants below are those of these platforms' C headers; each is cited where it differs.
@@ -57,6 +59,14 @@ type NfdsT = std::ffi::c_uint;
 const MSG_DONTWAIT: c_int = 0x40;
 #[cfg(target_os = "macos")]
 const MSG_DONTWAIT: c_int = 0x80;
+
+/// `O_NONBLOCK` of <fcntl.h>, for `OpenOptionsExt::custom_flags`: opening a FIFO with it
+/// returns at once instead of waiting for a writer (on regular files and folders it changes
+/// nothing).
+#[cfg(target_os = "linux")]
+pub const O_NONBLOCK: c_int = 0o4000;
+#[cfg(target_os = "macos")]
+pub const O_NONBLOCK: c_int = 0x0004;
 
 #[cfg(target_os = "linux")]
 const IPPROTO_TCP: c_int = 6;
