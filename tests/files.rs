@@ -623,3 +623,85 @@ fn a_put_may_name_the_tag_of_the_gzipped_download() {
     // The file changed: the old tag no longer matches.
     assert_eq!(put(&format!("If-Match: {tag}\r\n"), b"newer"), 412);
 }
+
+/// Starts a PUT of `body` with `fields`, sending all but its last byte.
+fn start_put(srv: &TestServer, name: &str, fields: &str, body: &[u8]) -> std::net::TcpStream {
+    let mut s = srv.connect();
+    write!(
+        s,
+        "PUT /files/{name} HTTP/1.1\r\nHost: localhost\r\n{fields}Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body[..body.len() - 1]).unwrap();
+    s
+}
+
+/// Sends the last byte of a started PUT and reads its answer.
+fn finish_put(mut s: std::net::TcpStream, body: &[u8]) -> u16 {
+    s.write_all(&body[body.len() - 1..]).unwrap();
+    read_response(&mut s, false).status
+}
+
+/// The upload temporary files in `dir`.
+fn temp_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with(".http-server-upload-")
+        })
+        .count()
+}
+
+/// Waits until the server has started `count` uploads' temporary files in `dir`.
+fn until_uploading(dir: &std::path::Path, count: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while temp_files(dir) < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the uploads never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_file_changed_while_a_conditional_upload_streams_is_not_lost() {
+    let srv = server();
+    std::fs::write(srv.file("doc"), b"version 1").unwrap();
+    let tag = get(&srv, "/files/doc", "")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let body = vec![b'u'; 100_000];
+    let s = start_put(&srv, "doc", &format!("If-Match: {tag}\r\n"), &body);
+    until_uploading(&srv.dir, 1);
+    // Someone else changes the file while the body is on its way.
+    std::fs::write(srv.file("doc.next"), b"someone else's version").unwrap();
+    std::fs::rename(srv.file("doc.next"), srv.file("doc")).unwrap();
+    assert_eq!(
+        finish_put(s, &body),
+        412,
+        "the tag no longer matches when it lands"
+    );
+    assert_eq!(
+        std::fs::read(srv.file("doc")).unwrap(),
+        b"someone else's version"
+    );
+    assert_eq!(temp_files(&srv.dir), 0, "no temporary file left");
+}
+
+#[test]
+fn of_two_uploads_only_if_absent_at_once_one_lands() {
+    let srv = server();
+    let (a, b) = (vec![b'a'; 50_000], vec![b'b'; 60_000]);
+    let first = start_put(&srv, "new", "If-None-Match: *\r\n", &a);
+    let second = start_put(&srv, "new", "If-None-Match: *\r\n", &b);
+    // Both passed the check when they came: nothing had the name.
+    until_uploading(&srv.dir, 2);
+    assert_eq!(finish_put(first, &a), 201);
+    assert_eq!(finish_put(second, &b), 412, "the name was taken meanwhile");
+    assert_eq!(std::fs::read(srv.file("new")).unwrap(), a);
+    assert_eq!(temp_files(&srv.dir), 0, "no temporary file left");
+}

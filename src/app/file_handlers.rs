@@ -82,7 +82,13 @@ pub fn post<S: Read + Write>(
     if path.is_dir {
         return Err(Error::MethodNotAllowed(ALLOW_DIR));
     }
-    store::store(root, &path, body, config.max_upload_bytes)?;
+    store::store(
+        root,
+        &path,
+        body,
+        config.max_upload_bytes,
+        &store::Landing::Anyway,
+    )?;
     Ok(Response::new(Status::CREATED))
 }
 
@@ -107,7 +113,14 @@ pub fn put<S: Read + Write>(
         }
         store::make_dir(root, &path)?
     } else {
-        !store::store(root, &path, body, config.max_upload_bytes)?
+        // The preconditions hold now; they must still hold when the body has come.
+        let recheck = || check_write_preconditions(root, &path, head);
+        let landing = match write_condition(head) {
+            WriteCondition::None => store::Landing::Anyway,
+            WriteCondition::OnlyIfAbsent => store::Landing::OnlyIfAbsent,
+            WriteCondition::Other => store::Landing::Checked(&recheck),
+        };
+        !store::store(root, &path, body, config.max_upload_bytes, &landing)?
     };
     Ok(Response::new(if created {
         Status::CREATED
@@ -149,11 +162,34 @@ fn current_validators(root: &Path, path: &FilePath) -> Result<Option<Validators>
     }
 }
 
+/// The preconditions a write carries, as far as landing it goes.
+enum WriteCondition {
+    None,
+    /// `If-None-Match: *` alone: create, never replace.
+    OnlyIfAbsent,
+    /// Anything else (`If-Match`, tags, dates): checked again before the file lands.
+    Other,
+}
+
+fn write_condition(head: &Head) -> WriteCondition {
+    let h = &head.headers;
+    let (if_match, since) = (h.get("if-match"), h.get("if-unmodified-since"));
+    match h.get("if-none-match") {
+        None if if_match.is_none() && since.is_none() => WriteCondition::None,
+        Some(v)
+            if v.trim_ascii() == b"*"
+                && h.count("if-none-match") == 1
+                && if_match.is_none()
+                && since.is_none() =>
+        {
+            WriteCondition::OnlyIfAbsent
+        }
+        _ => WriteCondition::Other,
+    }
+}
+
 fn check_write_preconditions(root: &Path, path: &FilePath, head: &Head) -> Result<(), Error> {
-    let conditional = ["if-match", "if-none-match", "if-unmodified-since"]
-        .iter()
-        .any(|name| head.headers.get(name).is_some());
-    if !conditional {
+    if matches!(write_condition(head), WriteCondition::None) {
         // Nothing to compare: the target need not be looked at (or be readable).
         return Ok(());
     }

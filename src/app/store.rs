@@ -1,7 +1,8 @@
 //! Changing the file store: atomic uploads (a temporary file in the target's own folder, synced,
-//! then renamed into place), new folders and deletes. Temporary files' names, their owners and
-//! their clean-up are `uploads.rs`. Missing parent folders are created for uploads and new folders, never
-//! through a link and never outside the root (`fsroot::open_parent`).
+//! then renamed into place, or linked where nothing may be replaced; preconditions checked
+//! again just before), new folders and deletes. Temporary files' names, their owners and their
+//! clean-up are `uploads.rs`. Missing parent folders are created for uploads and new folders,
+//! never through a link and never outside the root (`fsroot::open_parent`).
 //!
 //! Out of scope: reading (`files.rs`, `listing.rs`) and preconditions (`file_handlers.rs`).
 
@@ -19,6 +20,19 @@ use std::path::Path;
 /// Temporary names tried for one upload before giving up (each taken one is skipped).
 const MAX_NAME_ATTEMPTS: u32 = 100;
 
+/// What must still hold when an upload's body is complete, for it to land. Preconditions are
+/// checked when the request comes, and again here: a big upload can take minutes, and a file
+/// changed meanwhile (through this server, another one, or the disk) must not be lost.
+pub enum Landing<'a> {
+    /// Replace whatever has the name by then (no precondition).
+    Anyway,
+    /// Only if nothing has the name (`If-None-Match: *`): the file is linked into place, and
+    /// link(2) fails on a taken name, so two such uploads cannot both land.
+    OnlyIfAbsent,
+    /// Only if this check still passes just before the rename (`If-Match` and the rest).
+    Checked(&'a dyn Fn() -> Result<(), Error>),
+}
+
 /// Splits a path into its parent components and its last one.
 fn split(path: &FilePath) -> Result<(&[std::ffi::OsString], &OsStr), Error> {
     match path.parts.split_last() {
@@ -29,23 +43,25 @@ fn split(path: &FilePath) -> Result<(&[std::ffi::OsString], &OsStr), Error> {
 }
 
 /// Stores a request body as the file `path` names, atomically: the body streams into a
-/// temporary file in the target's folder, which is synced and then renamed over the target. On
-/// any failure the temporary file is removed and the target is untouched. Missing parent
-/// folders are created, and removed again if the upload fails. Returns whether a file was
-/// replaced.
+/// temporary file in the target's folder, which is synced and then renamed over the target
+/// (or linked, see [`Landing`]). On any failure the temporary file is removed and the target
+/// is untouched. Missing parent folders are created, and removed again if the upload fails.
+/// Returns whether a file was replaced.
 ///
 /// # Errors
 /// 413 past `max_bytes` (before reading when the length is declared), 409 when a folder has
 /// that name or a parent is a file, 403 for a link on the path or a folder that is not
-/// writable, 507 when the disk is full, and the body's errors.
+/// writable, 412 when `landing` no longer holds, 507 when the disk is full, and the body's
+/// errors.
 pub fn store<S: Read + Write>(
     root: &Path,
     path: &FilePath,
     body: &mut BodyReader<'_, S>,
     max_bytes: u64,
+    landing: &Landing<'_>,
 ) -> Result<bool, Error> {
     let mut created = Vec::new();
-    let stored = store_noting(root, path, body, max_bytes, &mut created);
+    let stored = store_noting(root, path, body, max_bytes, landing, &mut created);
     if stored.is_err() {
         // The folders this upload made for itself go with it, innermost first; one that
         // another upload has put something in meanwhile stays (remove_dir refuses).
@@ -63,6 +79,7 @@ fn store_noting<S: Read + Write>(
     path: &FilePath,
     body: &mut BodyReader<'_, S>,
     max_bytes: u64,
+    landing: &Landing<'_>,
     created: &mut Vec<(OpenDir, OsString)>,
 ) -> Result<bool, Error> {
     if body.declared_len().is_some_and(|n| n > max_bytes) {
@@ -72,11 +89,10 @@ fn store_noting<S: Read + Write>(
     let (parents, name) = split(path)?;
     let dir = open_parent_noting(root, parents, true, created)?;
     let target = dir.child(name);
-    let existed = match fs::symlink_metadata(&target) {
-        Ok(m) if m.is_dir() => return Err(Error::Conflict("a folder has that name")),
-        Ok(_) => true,
-        Err(_) => false,
-    };
+    // Refused before the body is read; looked at again before the file lands.
+    if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
+        return Err(Error::Conflict("a folder has that name"));
+    }
     // A name can be taken by a file that a killed process left behind, if it had this
     // process's host, id and counter (a restarted container's init is PID 1 again, often in a
     // namespace with the same inode): then the next number.
@@ -107,6 +123,28 @@ fn store_noting<S: Read + Write>(
     let mut tmp = TempFile::new(tmp_path, &file);
     copy_body(body, &mut file)?;
     file.sync_all().map_err(fs_error)?;
+    match landing {
+        Landing::Anyway => {}
+        Landing::Checked(check) => check()?,
+        Landing::OnlyIfAbsent => {
+            if link_into_place(&tmp.path, &target)? {
+                drop(file);
+                tmp.armed = false;
+                dir.sync();
+                return Ok(false);
+            }
+            // No hard links on this file system: the look just below must do.
+            if fs::symlink_metadata(&target).is_ok() {
+                return Err(Error::PreconditionFailed);
+            }
+        }
+    }
+    // Looked at again: the name may have changed hands while the body came.
+    let existed = match fs::symlink_metadata(&target) {
+        Ok(m) if m.is_dir() => return Err(Error::Conflict("a folder has that name")),
+        Ok(_) => true,
+        Err(_) => false,
+    };
     // rename(2) replaces a link itself, never its target. The file stays open (and locked)
     // until it has its final name.
     fs::rename(&tmp.path, &target).map_err(|e| match e.kind() {
@@ -128,6 +166,33 @@ fn store_noting<S: Read + Write>(
     // Make the rename itself durable.
     dir.sync();
     Ok(existed)
+}
+
+/// Gives the finished temporary file its final name only if nothing has that name: link(2)
+/// fails on a taken one, atomically (on NFS too), then the temporary name goes. `Ok(false)`
+/// when the file system has no hard links.
+///
+/// # Errors
+/// 412 when the name is taken; the file system's other errors.
+fn link_into_place(tmp: &Path, target: &Path) -> Result<bool, Error> {
+    match fs::hard_link(tmp, target) {
+        Ok(()) => {
+            // The file is in place; a temporary name left by a failure here is a second name
+            // of the same file, which the start-up clean-up removes.
+            let _ = fs::remove_file(tmp);
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(Error::PreconditionFailed),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::Unsupported | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(fs_error(e)),
+    }
 }
 
 fn copy_body<S: Read + Write>(body: &mut BodyReader<'_, S>, file: &mut File) -> Result<(), Error> {

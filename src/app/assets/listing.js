@@ -125,7 +125,8 @@
   }
 
   // The name is taken (a 412): say by what, and offer to replace a file that is there.
-  async function taken(file, row, changed) {
+  // `refused`: the tag a Replace was refused with (null for a first upload).
+  async function taken(file, row, refused) {
     const url = folder + encodeURIComponent(file.name);
     let res;
     try {
@@ -145,9 +146,13 @@
     if (!res.ok || !etag) {
       return failed(row, reason(res.status, ""));
     }
+    if (etag === refused || etag.startsWith("W/")) {
+      // A tag that cannot match (rewritten on the way, by a proxy): asking again would loop.
+      return failed(row, "the file there cannot be replaced from here; delete it first");
+    }
     row.bar.value = 0;
     row.item.classList.add("exists");
-    row.status.textContent = changed
+    row.status.textContent = refused !== null
       ? "the file there changed meanwhile"
       : "a file has that name already";
     const again = document.createElement("button");
@@ -189,7 +194,7 @@
           status.textContent = etag === null ? "uploaded" : "replaced";
           resolve(true);
         } else if (xhr.status === 412) {
-          resolve(taken(file, row, etag !== null));
+          resolve(taken(file, row, etag));
         } else {
           resolve(failed(row, reason(xhr.status, xhr.responseText)));
         }
