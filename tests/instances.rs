@@ -1,6 +1,7 @@
 //! Several instances over one folder, as behind a load balancer or in containers sharing a
 //! volume: start-up never removes another instance's upload in progress, does remove a killed
-//! one's, and two instances writing one name leave one whole body that both serve alike.
+//! one's, two instances writing one name leave one whole body that both serve alike, and of
+//! two creating one name only if absent, one lands.
 //!
 //! The namespace tests run the second instance in its own PID namespace (`unshare --pid`, which
 //! needs root, as in CI); where that is not possible they say so and return.
@@ -189,4 +190,46 @@ fn a_leftover_with_the_next_temporary_name_is_skipped_not_a_500() {
         5,
         "the leftovers are not ours to remove now"
     );
+}
+
+#[test]
+fn two_instances_creating_one_name_only_if_absent_land_one_body() {
+    // The page's uploads (If-None-Match: *) through two instances at once: both find the name
+    // free when they start, and only one may create it; the other gets 412, and the file is
+    // the winner's whole body.
+    let dir = TempDir::new("instances-create");
+    let a = Proc::start(dir.path(), &[]);
+    let b = Proc::start(dir.path(), &[]);
+    let bodies = [data(300_000), vec![b'b'; 200_000]];
+    let mut started: Vec<_> = [&a, &b]
+        .iter()
+        .zip(&bodies)
+        .map(|(p, body)| {
+            let mut s = p.connect();
+            write!(
+                s,
+                "PUT /files/new HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: *\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .unwrap();
+            s.write_all(&body[..body.len() - 1]).unwrap();
+            s
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while temp_files(dir.path()).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the uploads never began"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mut statuses = Vec::new();
+    for (s, body) in started.iter_mut().zip(&bodies) {
+        s.write_all(&body[body.len() - 1..]).unwrap();
+        statuses.push(read_response(s, false).status);
+    }
+    assert_eq!(statuses, [201, 412], "the first to finish creates it");
+    assert_eq!(std::fs::read(dir.path().join("new")).unwrap(), bodies[0]);
+    assert!(temp_files(dir.path()).is_empty());
 }
