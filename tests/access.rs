@@ -396,6 +396,23 @@ fn health_answers_without_credentials_or_a_known_host() {
     assert_eq!(r.status, 405);
 }
 
+/// Sends `GET /echo/x` with these credentials from a thread of its own: the answer, once it
+/// comes (for logins that must overlap).
+fn login_in_thread(
+    addr: std::net::SocketAddr,
+    credentials: String,
+) -> std::thread::JoinHandle<Response> {
+    std::thread::spawn(move || {
+        let mut s = connect(addr);
+        let raw = format!(
+            "GET /echo/x HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
+            auth(&credentials)
+        );
+        s.write_all(raw.as_bytes()).unwrap();
+        read_response(&mut s, false)
+    })
+}
+
 #[test]
 fn requests_with_the_credentials_being_checked_wait_for_that_check() {
     // Five requests with one hashed user's credentials, the last four while the first is being
@@ -417,22 +434,13 @@ fn requests_with_the_credentials_being_checked_wait_for_that_check() {
         ("alice:wrong", 401),
     ];
     for (credentials, status) in rounds {
-        let start = |_| {
-            std::thread::spawn(move || {
-                let mut s = connect(addr);
-                let raw = format!(
-                    "GET /echo/x HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
-                    auth(credentials)
-                );
-                s.write_all(raw.as_bytes()).unwrap();
-                read_response(&mut s, false).status
-            })
-        };
-        let first = start(0);
+        let first = login_in_thread(addr, credentials.to_string());
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let rest: Vec<_> = (1..5).map(start).collect();
-        let mut statuses = vec![first.join().unwrap()];
-        statuses.extend(rest.into_iter().map(|t| t.join().unwrap()));
+        let rest: Vec<_> = (1..5)
+            .map(|_| login_in_thread(addr, credentials.to_string()))
+            .collect();
+        let mut statuses = vec![first.join().unwrap().status];
+        statuses.extend(rest.into_iter().map(|t| t.join().unwrap().status));
         assert_eq!(statuses, [status; 5], "{credentials}");
     }
     let r = send(&srv, "GET", "/echo/x", &auth("alice:wrong"), b"");
@@ -456,17 +464,7 @@ fn stored_hashes_are_checked_only_so_many_at_once() {
     let addr = srv.addr();
     for name in ["alice", "nobody", "bob"] {
         let tries: Vec<_> = (0..3)
-            .map(|i| {
-                std::thread::spawn(move || {
-                    let mut s = connect(addr);
-                    let raw = format!(
-                        "GET /echo/x HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
-                        auth(&format!("{name}:wrong{i}"))
-                    );
-                    s.write_all(raw.as_bytes()).unwrap();
-                    read_response(&mut s, false)
-                })
-            })
+            .map(|i| login_in_thread(addr, format!("{name}:wrong{i}")))
             .collect();
         let answers: Vec<Response> = tries.into_iter().map(|t| t.join().unwrap()).collect();
         let mut statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
@@ -486,19 +484,12 @@ fn stored_hashes_are_checked_only_so_many_at_once() {
     });
     let addr = srv.addr();
     let tries: Vec<_> = (0..2)
-        .map(|i| {
-            std::thread::spawn(move || {
-                let mut s = connect(addr);
-                let raw = format!(
-                    "GET /echo/x HTTP/1.1\r\nHost: localhost\r\n{}\r\n",
-                    auth(&format!("alice:other{i}"))
-                );
-                s.write_all(raw.as_bytes()).unwrap();
-                read_response(&mut s, false).status
-            })
-        })
+        .map(|i| login_in_thread(addr, format!("alice:other{i}")))
         .collect();
-    let mut statuses: Vec<u16> = tries.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut statuses: Vec<u16> = tries
+        .into_iter()
+        .map(|t| t.join().unwrap().status)
+        .collect();
     statuses.sort_unstable();
     assert_eq!(statuses, [401, 503], "2 workers: {statuses:?}");
 }

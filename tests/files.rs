@@ -12,11 +12,16 @@ fn get(srv: &TestServer, path: &str, extra: &str) -> Response {
 }
 
 fn upload(srv: &TestServer, method: &str, name: &str, body: &[u8]) -> Response {
-    let mut raw = format!(
-        "{method} /files/{name} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
+    upload_with(srv, method, name, "", body)
+}
+
+/// The head of an upload of `len` bytes, with extra header `fields` (each ending in CRLF).
+fn upload_head(method: &str, name: &str, fields: &str, len: usize) -> String {
+    format!("{method} /files/{name} HTTP/1.1\r\nHost: localhost\r\n{fields}Content-Length: {len}\r\n\r\n")
+}
+
+fn upload_with(srv: &TestServer, method: &str, name: &str, fields: &str, body: &[u8]) -> Response {
+    let mut raw = upload_head(method, name, fields, body.len()).into_bytes();
     raw.extend_from_slice(body);
     srv.request(&raw)
 }
@@ -608,15 +613,8 @@ fn a_put_may_name_the_tag_of_the_gzipped_download() {
     assert_eq!(r.header("content-encoding"), Some("gzip"));
     let tag = r.header("etag").unwrap().to_string();
     assert!(tag.ends_with("-gzip\""), "{tag}");
-    let put = |fields: &str, body: &[u8]| {
-        let mut raw = format!(
-            "PUT /files/notes.txt HTTP/1.1\r\nHost: localhost\r\n{fields}Content-Length: {}\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
-        raw.extend_from_slice(body);
-        srv.request(&raw).status
-    };
+    let put =
+        |fields: &str, body: &[u8]| upload_with(&srv, "PUT", "notes.txt", fields, body).status;
     assert_eq!(put(&format!("If-None-Match: {tag}\r\n"), b"x"), 412);
     assert_eq!(put(&format!("If-Match: {tag}\r\n"), b"new"), 204);
     assert_eq!(std::fs::read(srv.file("notes.txt")).unwrap(), b"new");
@@ -627,12 +625,8 @@ fn a_put_may_name_the_tag_of_the_gzipped_download() {
 /// Starts a PUT of `body` with `fields`, sending all but its last byte.
 fn start_put(srv: &TestServer, name: &str, fields: &str, body: &[u8]) -> std::net::TcpStream {
     let mut s = srv.connect();
-    write!(
-        s,
-        "PUT /files/{name} HTTP/1.1\r\nHost: localhost\r\n{fields}Content-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
+    s.write_all(upload_head("PUT", name, fields, body.len()).as_bytes())
+        .unwrap();
     s.write_all(&body[..body.len() - 1]).unwrap();
     s
 }

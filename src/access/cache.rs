@@ -49,10 +49,13 @@ impl LoginCache {
     /// recent entry, so the logins in use stay while unused ones go first.
     pub fn get(&self, tag: &Tag) -> Option<UserId> {
         let mut entries = self.lock();
-        let i = entries.iter().position(|(t, _)| t == tag)?;
-        let entry = entries.remove(i)?;
-        entries.push_back(entry);
-        Some(entry.1)
+        let i = entries.iter().rposition(|(t, _)| t == tag)?;
+        // Already the most recent (one user, the usual case): nothing to move.
+        if i + 1 < entries.len() {
+            let entry = entries.remove(i)?;
+            entries.push_back(entry);
+        }
+        entries.back().map(|(_, id)| *id)
     }
 
     /// Remembers a right `Authorization` value; the least recently used goes when full.

@@ -30,6 +30,16 @@ enum Secret {
     Hashed(PasswordHash),
 }
 
+impl Secret {
+    /// The PBKDF2 rounds a check of this secret costs (none for a plain one).
+    fn rounds(&self) -> u32 {
+        match self {
+            Secret::Hashed(h) => h.iterations(),
+            Secret::Plain(_) => 0,
+        }
+    }
+}
+
 struct User {
     name: String,
     secret: Secret,
@@ -87,11 +97,9 @@ impl Users {
         }
         let rounds = list
             .iter()
-            .filter_map(|u| match &u.secret {
-                Secret::Hashed(h) => Some(h.iterations()),
-                Secret::Plain(_) => None,
-            })
-            .max();
+            .map(|u| u.secret.rounds())
+            .max()
+            .filter(|&r| r > 0);
         let no_random = |e: std::io::Error| format!("no random bytes for the password checks: {e}");
         let decoy = rounds
             .map(PasswordHash::decoy)
@@ -99,10 +107,7 @@ impl Users {
             .map_err(no_random)?;
         if let Some(rounds) = rounds {
             for u in &mut list {
-                let own = match &u.secret {
-                    Secret::Hashed(h) => h.iterations(),
-                    Secret::Plain(_) => 0,
-                };
+                let own = u.secret.rounds();
                 if own < rounds {
                     u.pad = Some(PasswordHash::decoy(rounds - own).map_err(no_random)?);
                 }
@@ -309,11 +314,7 @@ mod tests {
         // The rounds each check does: its own plus its pad (the decoy for a name nobody has).
         let rounds = |name: &str| {
             let u = users.list.iter().find(|u| u.name == name).unwrap();
-            let own = match &u.secret {
-                Secret::Hashed(h) => h.iterations(),
-                Secret::Plain(_) => 0,
-            };
-            own + u.pad.as_ref().map_or(0, PasswordHash::iterations)
+            u.secret.rounds() + u.pad.as_ref().map_or(0, PasswordHash::iterations)
         };
         assert_eq!([rounds("plain"), rounds("low"), rounds("high")], [3000; 3]);
         assert_eq!(
