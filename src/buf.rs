@@ -82,6 +82,24 @@ impl ReadBuf {
         Ok(n)
     }
 
+    /// Appends bytes received elsewhere: the start of the next request, read together with
+    /// the last piece of a body. (At most one read's worth: the caller bounds it.)
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let end = self.end + bytes.len();
+        if end > self.data.len() {
+            self.data.resize(end, 0);
+        }
+        if let Some(room) = self.data.get_mut(self.end..end) {
+            room.copy_from_slice(bytes);
+            self.end = end;
+        }
+    }
+
     /// Gives back memory held by an empty buffer that grew past its initial size, so that idle
     /// connections stay small.
     pub fn shrink_if_idle(&mut self) {
@@ -107,6 +125,19 @@ mod tests {
         assert_eq!(b.filled(), b"world!");
         b.consume(100);
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn pushed_bytes_follow_those_held() {
+        let mut b = ReadBuf::new();
+        let mut src: &[u8] = b"abcdef";
+        b.fill(&mut src, 64).unwrap();
+        b.consume(4);
+        b.push(b"GET /");
+        assert_eq!(b.filled(), b"efGET /");
+        let mut empty = ReadBuf::new();
+        empty.push(b"x");
+        assert_eq!(empty.filled(), b"x");
     }
 
     #[test]

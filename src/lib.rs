@@ -31,7 +31,7 @@ pub mod sys;
 pub use config::Config;
 pub use engine::server::{Handle, Server};
 
-use app::{files, router};
+use app::files;
 use log::Logger;
 use std::io;
 
@@ -40,13 +40,15 @@ use std::io;
 /// # Errors
 /// `InvalidInput` for a bad `--directory` or a bad user entry, and the bind error (address in
 /// use, say).
-pub fn bind(config: Config) -> io::Result<Server> {
-    let app = app::App::new(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+pub fn bind(mut config: Config) -> io::Result<Server> {
+    let invalid = |e| io::Error::new(io::ErrorKind::InvalidInput, e);
+    // The application sees the folder as the server does: made canonical.
+    config.check_directory().map_err(invalid)?;
+    let app = app::App::new(&config).map_err(invalid)?;
     let notes = app.access.startup_notes();
-    let server = Server::bind_with_handler(
-        config,
-        Box::new(move |x, head, body| router::respond(&app, x, head, body)),
-    )?;
+    // The engine calls the application through `http::handler::Handler`: `App`'s is in
+    // `app/router.rs`.
+    let server = Server::bind_with_handler(config, Box::new(app))?;
     // Only once the port is ours: a second server that fails to bind must not touch the
     // uploads in progress of the one already running on this directory.
     let log = Logger {

@@ -6,12 +6,9 @@ mod common;
 use common::*;
 use http_server::app::render::Viewer;
 use http_server::app::router;
-use http_server::engine::shared::Exchange;
-use http_server::engine::socket::Socket;
-use http_server::http::body::BodyReader;
 use http_server::http::error::Error;
+use http_server::http::handler::{Context, Handler, Reply, Who};
 use http_server::http::parse::Head;
-use http_server::http::response::Response;
 use http_server::{Config, Server};
 use std::io::Write;
 use std::net::TcpStream;
@@ -120,19 +117,20 @@ fn parked_connections_still_meet_their_deadlines() {
     );
 }
 
-fn panicking<'h>(
-    x: &mut Exchange<'_>,
-    head: &'h Head,
-    body: &mut BodyReader<'_, Socket>,
-) -> Result<Response<'h>, Error> {
-    if head.target() == b"/panic" {
-        panic!("a handler bug, on purpose");
+/// The router, with one route that panics.
+struct Panicking(Config);
+
+impl Handler for Panicking {
+    fn handle<'h>(&self, cx: &Context, head: &'h Head, _: &mut Who) -> Result<Reply<'h>, Error> {
+        if head.target() == b"/panic" {
+            panic!("a handler bug, on purpose");
+        }
+        let viewer = Viewer {
+            can_write: true,
+            offer_login: false,
+        };
+        router::dispatch(&self.0, viewer, false, cx, head)
     }
-    let viewer = Viewer {
-        can_write: true,
-        offer_login: false,
-    };
-    router::dispatch(x.config, viewer, false, head, body)
 }
 
 #[test]
@@ -143,7 +141,7 @@ fn a_panicking_handler_costs_one_request_not_a_worker() {
         quiet: true,
         ..Config::default()
     };
-    let handle = Server::bind_with_handler(config, Box::new(panicking))
+    let handle = Server::bind_with_handler(config.clone(), Box::new(Panicking(config)))
         .unwrap()
         .spawn()
         .unwrap();

@@ -24,7 +24,6 @@ pub mod origin;
 pub mod users;
 
 use crate::config::{Cidr, Config, Rights};
-use crate::engine::shared::Exchange;
 use crate::http::error::Error;
 use crate::http::parse::Head;
 use std::net::IpAddr;
@@ -35,6 +34,17 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grant {
     pub rights: Rights,
+}
+
+/// What the access check found out about a request, and what it decided.
+#[derive(Debug)]
+pub struct Checked {
+    /// Behind a proxy this server trusts: the client the proxy forwarded for.
+    pub client: Option<IpAddr>,
+    /// The user the request's credentials name, once they were checked.
+    pub user: Option<String>,
+    /// The rights granted, or why none are.
+    pub outcome: Result<Grant, Error>,
 }
 
 /// The access policy and its state (failed logins, remembered logins).
@@ -138,15 +148,29 @@ impl Access {
         !self.users.is_empty() && self.anonymous < Rights::Write
     }
 
-    /// Checks a request (see the module doc) and fills in who made it.
+    /// Checks a request from `peer` (see the module doc): who sent it, and what it may do.
+    pub fn check(&self, peer: IpAddr, head: &Head, write: bool) -> Checked {
+        let client = forwarded::client(peer, &head.headers, &self.trust);
+        let mut user = None;
+        let outcome = self.decide(&client, head, write, &mut user);
+        Checked {
+            client: client.forwarded.then_some(client.addr),
+            user,
+            outcome,
+        }
+    }
+
+    /// The decision of [`Access::check`]; `user` is set once credentials name one.
     ///
     /// # Errors
     /// 421, 403, 429 or 401, with the reason.
-    pub fn check(&self, x: &mut Exchange<'_>, head: &Head, write: bool) -> Result<Grant, Error> {
-        let client = forwarded::client(x.peer.ip(), &head.headers, &self.trust);
-        if client.forwarded {
-            x.client = Some(client.addr);
-        }
+    fn decide(
+        &self,
+        client: &forwarded::Client,
+        head: &Head,
+        write: bool,
+        user: &mut Option<String>,
+    ) -> Result<Grant, Error> {
         if let Some(host) = head.headers.get("host") {
             if !origin::host_is_allowed(host, self.loopback_only, &self.allow_hosts) {
                 return Err(Error::Misdirected);
@@ -198,7 +222,7 @@ impl Access {
             }
         };
         let name = self.users.name(id);
-        x.user = Some(name.to_string());
+        *user = Some(name.to_string());
         let rights = self.users.rights(id);
         if rights >= needed {
             Ok(Grant { rights })

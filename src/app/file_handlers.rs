@@ -12,14 +12,14 @@ use crate::app::conditional::{self, Precondition, Validators};
 use crate::app::fsroot::{self, Resolved};
 use crate::app::paths::{parse_file_path, FilePath};
 use crate::app::render::Viewer;
+use crate::app::store::{Landing, Upload};
 use crate::app::{files, store};
 use crate::config::Config;
-use crate::http::body::BodyReader;
 use crate::http::error::Error;
+use crate::http::handler::{BodySink, Reply};
 use crate::http::parse::Head;
 use crate::http::response::{Body, Response};
 use crate::http::Status;
-use std::io::{Read, Write};
 use std::path::Path;
 
 /// The Allow value of a folder, which takes no POST.
@@ -71,62 +71,106 @@ pub fn get(
 /// `POST /files/{path}`: stores the body; 201 Created (the CodeCrafters stage).
 ///
 /// # Errors
-/// 405 for a folder's path, and see [`store::store`].
-pub fn post<S: Read + Write>(
-    config: &Config,
-    raw: &[u8],
-    body: &mut BodyReader<'_, S>,
-) -> Result<Response<'static>, Error> {
+/// 405 for a folder's path, and see [`Upload::begin`].
+pub fn post(config: &Config, raw: &[u8], body_len: Option<u64>) -> Result<Reply<'static>, Error> {
     let root = directory(config, true)?;
     let path = parse_file_path(raw)?;
     if path.is_dir {
         return Err(Error::MethodNotAllowed(ALLOW_DIR));
     }
-    store::store(
+    let upload = Upload::begin(
         root,
         &path,
-        body,
+        body_len,
         config.max_upload_bytes,
-        &store::Landing::Anyway,
+        Landing::Anyway,
     )?;
-    Ok(Response::new(Status::CREATED))
+    Ok(absorb(config, upload, |_| Status::CREATED))
 }
 
 /// `PUT /files/{path}`: stores the body, or for a path ending in `/` creates the folder; 201
 /// if it created it, 204 if it was there (RFC 9110 §9.3.4). Missing parent folders are
-/// created. Honours If-Match and If-None-Match (`If-None-Match: *` means "only if absent").
+/// created. Honours If-Match and If-None-Match (`If-None-Match: *` means "only if absent"),
+/// when the request comes and again when its body has.
 ///
 /// # Errors
-/// 412 for a failed precondition, 400 for a folder with a body, and see [`store::store`].
-pub fn put<S: Read + Write>(
+/// 412 for a failed precondition, 400 for a folder with a body, and see [`Upload::begin`].
+pub fn put(
     config: &Config,
     head: &Head,
     raw: &[u8],
-    body: &mut BodyReader<'_, S>,
-) -> Result<Response<'static>, Error> {
+    body_len: Option<u64>,
+) -> Result<Reply<'static>, Error> {
     let root = directory(config, true)?;
     let path = parse_file_path(raw)?;
     check_write_preconditions(root, &path, head)?;
-    let created = if path.is_dir {
-        if body.declared_len() != Some(0) {
+    if path.is_dir {
+        if body_len != Some(0) {
             return Err(Error::BadRequest("a folder is made with an empty body"));
         }
-        store::make_dir(root, &path)?
-    } else {
-        // The preconditions hold now; they must still hold when the body has come.
-        let recheck = || check_write_preconditions(root, &path, head);
-        let landing = match write_condition(head) {
-            WriteCondition::None => store::Landing::Anyway,
-            WriteCondition::OnlyIfAbsent => store::Landing::OnlyIfAbsent,
-            WriteCondition::Other => store::Landing::Checked(&recheck),
-        };
-        !store::store(root, &path, body, config.max_upload_bytes, &landing)?
+        let created = store::make_dir(root, &path)?;
+        return Ok(Reply::Answer(with_store_headers(Response::new(
+            created_or_replaced(!created),
+        ))));
+    }
+    // The preconditions hold now; they must still hold when the body has come.
+    let landing = match write_condition(head) {
+        WriteCondition::None => Landing::Anyway,
+        WriteCondition::OnlyIfAbsent => Landing::OnlyIfAbsent,
+        WriteCondition::Other => {
+            let (root, recheck_path) = (root.to_path_buf(), path.clone());
+            Landing::Checked(Box::new(move |head: &Head| {
+                check_write_preconditions(&root, &recheck_path, head)
+            }))
+        }
     };
-    Ok(Response::new(if created {
-        Status::CREATED
-    } else {
+    let upload = Upload::begin(root, &path, body_len, config.max_upload_bytes, landing)?;
+    Ok(absorb(config, upload, created_or_replaced))
+}
+
+/// 201 for a new file or folder, 204 for one replaced (RFC 9110 §9.3.4).
+fn created_or_replaced(replaced: bool) -> Status {
+    if replaced {
         Status::NO_CONTENT
-    }))
+    } else {
+        Status::CREATED
+    }
+}
+
+/// Adds what every answer from the file store carries: `Cache-Control: no-cache` (the store is
+/// mutable, so a cache must revalidate, which the validators make cheap; RFC 9111 §5.2.2.4)
+/// and `X-Content-Type-Options: nosniff` (the type we send is the type: a browser must not
+/// guess HTML or script from the bytes).
+pub fn with_store_headers(resp: Response<'static>) -> Response<'static> {
+    resp.header("Cache-Control", "no-cache")
+        .header("X-Content-Type-Options", "nosniff")
+}
+
+/// An upload's body goes into the store as it arrives; its answer's status says whether a file
+/// was replaced.
+struct UploadBody {
+    upload: Upload,
+    status: fn(bool) -> Status,
+}
+
+impl BodySink for UploadBody {
+    fn write(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.upload.write(data)
+    }
+
+    fn finish(self: Box<Self>, head: &Head) -> Result<Response<'static>, Error> {
+        let status = self.status;
+        let replaced = self.upload.finish(head)?;
+        Ok(with_store_headers(Response::new(status(replaced))))
+    }
+}
+
+/// Asks the engine for the body of an upload that has begun.
+fn absorb(config: &Config, upload: Upload, status: fn(bool) -> Status) -> Reply<'static> {
+    Reply::Absorb {
+        sink: Box::new(UploadBody { upload, status }),
+        limit: config.max_upload_bytes,
+    }
 }
 
 /// `DELETE /files/{path}`: removes a file, a link or an empty folder; 204.

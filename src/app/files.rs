@@ -5,7 +5,7 @@
 //! (`store.rs`), folders (`listing.rs`).
 
 use crate::app::conditional::{self, Precondition, RangeRequest, Validators};
-use crate::app::encoding::{self, GZIP_LEVEL};
+use crate::app::encoding;
 use crate::app::fsroot::fs_error;
 use crate::app::mime;
 use crate::http::date::format_http_date;
@@ -85,10 +85,9 @@ fn gzip_body(file: File, len: u64) -> Result<Option<Body<'static>>, Error> {
         return Ok(Some(Body::Bytes(encoding::gzip(&data)?)));
     }
     // Streamed in chunked coding (or, to an HTTP/1.0 client, delimited by closing).
-    Ok(Some(Body::GzipFile {
+    Ok(Some(Body::Stream(Box::new(encoding::GzipStream::new(
         file,
-        level: GZIP_LEVEL,
-    }))
+    )))))
 }
 
 /// Answers GET or HEAD for a file: 200 (maybe gzipped), 206, 304, 412 or 416. The type comes

@@ -3,9 +3,9 @@
 //! over the file store (paths, safe opening, downloads, uploads, listings and their page);
 //! conditional requests and ranges, content types, and content negotiation sit beside them.
 //!
-//! It uses the protocol layer (`crate::http`) and never touches a socket: a handler reads the
-//! request body through the `BodyReader` it is given and returns a `Response` for the engine to
-//! write.
+//! It uses the protocol layer (`crate::http`) and never touches a socket: it is the engine's
+//! `Handler` (`router.rs`); a handler returns a `Response` for the engine to write, or, for an
+//! upload, a `BodySink` that the engine feeds the body into as it arrives.
 
 pub mod accept;
 pub mod assets;
@@ -27,8 +27,9 @@ pub mod uploads;
 use crate::access::Access;
 use crate::config::Config;
 
-/// The application's state beside the configuration: the access policy and its counters.
+/// The application's state: the configuration, the access policy and its counters.
 pub struct App {
+    pub config: Config,
     pub access: Access,
 }
 
@@ -37,6 +38,7 @@ impl App {
     /// A message for the user (a bad user entry).
     pub fn new(config: &Config) -> Result<App, String> {
         Ok(App {
+            config: config.clone(),
             access: Access::new(config)?,
         })
     }

@@ -5,19 +5,17 @@
 //!
 //! Out of scope: what each route does (`handlers.rs`).
 
-use crate::app::file_handlers::{self, ALLOW_DIR};
+use crate::app::file_handlers::{self, with_store_headers, ALLOW_DIR};
 use crate::app::render::Viewer;
 use crate::app::{assets, encoding, handlers, App};
 use crate::config::{Config, Rights};
-use crate::engine::shared::Exchange;
-use crate::http::body::BodyReader;
 use crate::http::error::Error;
+use crate::http::handler::{Context, Handler, Reply, Who};
 use crate::http::parse::Head;
 use crate::http::response::Response;
 use crate::http::scan::find_either;
 use crate::http::uri::is_valid_percent_encoding;
 use crate::http::{Method, Status};
-use std::io::{Read, Write};
 
 const ALLOW_READ_ONLY: &str = "GET, HEAD, OPTIONS";
 const ALLOW_FILES: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
@@ -131,22 +129,30 @@ fn path_of(target: &[u8]) -> Result<&[u8], Error> {
     })
 }
 
+impl Handler for App {
+    fn handle<'h>(&self, cx: &Context, head: &'h Head, who: &mut Who) -> Result<Reply<'h>, Error> {
+        respond(self, cx, head, who)
+    }
+}
+
 /// The server's handler: answers a health check at once; checks access (see
 /// [`crate::access`]); routes the request and runs its handler; gzips the answer when the client
 /// accepts it and the answer allows it.
 ///
 /// # Errors
 /// The access check's 401/403/421/429, as for [`dispatch`], and a failure to compress (500).
-pub fn respond<'h, S: Read + Write>(
+pub fn respond<'h>(
     app: &App,
-    x: &mut Exchange<'_>,
+    cx: &Context,
     head: &'h Head,
-    body: &mut BodyReader<'_, S>,
-) -> Result<Response<'h>, Error> {
-    match route(head.target()) {
+    who: &mut Who,
+) -> Result<Reply<'h>, Error> {
+    let config = &app.config;
+    let route = route(head.target());
+    match route {
         // A load balancer asks without credentials, under whatever Host it was configured
         // with; the answer reveals nothing.
-        Ok(Route::Health) => return handlers::health(x.draining, head),
+        Ok(Route::Health) => return handlers::health(cx.draining, head).map(Reply::Answer),
         // Without users there is nobody to log in as: the login page is not there.
         Ok(Route::Login(_)) if !app.access.has_users() => return Err(Error::NotFound),
         _ => {}
@@ -157,36 +163,34 @@ pub fn respond<'h, S: Read + Write>(
         return Err(Error::NotFound);
     }
     let write = matches!(head.method, Method::Put | Method::Post | Method::Delete);
-    let grant = app.access.check(x, head, write)?;
+    let checked = app.access.check(cx.peer.ip(), head, write);
+    who.client = checked.client;
+    who.user = checked.user;
+    let grant = checked.outcome?;
     let viewer = Viewer {
-        can_write: grant.rights == Rights::Write && !x.config.read_only,
-        offer_login: x.user.is_none() && app.access.login_would_help(),
+        can_write: grant.rights == Rights::Write && !config.read_only,
+        offer_login: who.user.is_none() && app.access.login_would_help(),
     };
-    let mut resp = dispatch(x.config, viewer, x.user.is_some(), head, body)?;
-    encoding::negotiate(&mut resp, &head.headers).map_err(Error::Io)?;
-    Ok(resp)
-}
-
-/// Adds what every answer from the file store carries: `Cache-Control: no-cache` (the store is
-/// mutable, so a cache must revalidate, which the validators make cheap; RFC 9111 §5.2.2.4)
-/// and `X-Content-Type-Options: nosniff` (the type we send is the type: a browser must not
-/// guess HTML or script from the bytes).
-fn with_store_headers(resp: Response<'static>) -> Response<'static> {
-    resp.header("Cache-Control", "no-cache")
-        .header("X-Content-Type-Options", "nosniff")
+    match dispatch(config, viewer, who.user.is_some(), cx, head)? {
+        Reply::Answer(mut resp) => {
+            encoding::negotiate(&mut resp, &head.headers).map_err(Error::Io)?;
+            Ok(Reply::Answer(resp))
+        }
+        absorb => Ok(absorb),
+    }
 }
 
 /// Routes a request and runs its handler.
 ///
 /// # Errors
 /// The handler's error, or 404/405/501 from routing.
-pub fn dispatch<'h, S: Read + Write>(
+pub fn dispatch<'h>(
     config: &Config,
     viewer: Viewer,
     logged_in: bool,
+    cx: &Context,
     head: &'h Head,
-    body: &mut BodyReader<'_, S>,
-) -> Result<Response<'h>, Error> {
+) -> Result<Reply<'h>, Error> {
     if matches!(head.method, Method::Other | Method::Connect) {
         // CONNECT is for proxies; this is an origin server.
         return Err(Error::MethodNotImplemented);
@@ -208,7 +212,9 @@ pub fn dispatch<'h, S: Read + Write>(
         writable
     };
     if head.method == Method::Options {
-        return Ok(Response::new(Status::OK).header("Allow", allow));
+        return Ok(Reply::Answer(
+            Response::new(Status::OK).header("Allow", allow),
+        ));
     }
     if !allow.split(", ").any(|m| m == head.method.as_str()) {
         if writable.split(", ").any(|m| m == head.method.as_str()) {
@@ -216,24 +222,30 @@ pub fn dispatch<'h, S: Read + Write>(
         }
         return Err(Error::MethodNotAllowed(allow));
     }
-    match (route, head.method) {
-        (Route::Root, _) => Ok(handlers::root(config, head)),
-        (Route::Asset(name, query), _) => assets::serve(name, query, head),
-        (Route::Echo(text), _) => handlers::echo(text),
-        (Route::UserAgent, _) => Ok(handlers::user_agent(head)),
-        (Route::Health, _) => handlers::health(false, head),
-        (Route::Login(query), _) => handlers::login(query, logged_in),
-        (Route::File(path), method) => Ok(with_store_headers(match method {
-            Method::Get | Method::Head => file_handlers::get(config, viewer, head, path),
-            Method::Post => file_handlers::post(config, path, body),
-            Method::Put => file_handlers::put(config, head, path, body),
-            Method::Delete => file_handlers::delete(config, head, path),
-            // Refused by the Allow check above.
-            _ => Err(Error::MethodNotAllowed(allow)),
-        }?)),
+    let answer = match (route, head.method) {
+        (Route::Root, _) => handlers::root(config, head),
+        (Route::Asset(name, query), _) => assets::serve(name, query, head)?,
+        (Route::Echo(text), _) => handlers::echo(text)?,
+        (Route::UserAgent, _) => handlers::user_agent(head),
+        (Route::Health, _) => handlers::health(false, head)?,
+        (Route::Login(query), _) => handlers::login(query, logged_in)?,
+        (Route::File(path), method) => {
+            return match method {
+                Method::Get | Method::Head => {
+                    file_handlers::get(config, viewer, head, path).map(with_store_headers)
+                }
+                Method::Post => return file_handlers::post(config, path, cx.body_len),
+                Method::Put => return file_handlers::put(config, head, path, cx.body_len),
+                Method::Delete => file_handlers::delete(config, head, path).map(with_store_headers),
+                // Refused by the Allow check above.
+                _ => Err(Error::MethodNotAllowed(allow)),
+            }
+            .map(Reply::Answer);
+        }
         // Every other pair was refused by the Allow check above.
-        _ => Err(Error::MethodNotAllowed(allow)),
-    }
+        _ => return Err(Error::MethodNotAllowed(allow)),
+    };
+    Ok(Reply::Answer(answer))
 }
 
 #[cfg(test)]

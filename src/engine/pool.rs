@@ -1,8 +1,9 @@
 //! Where a connection goes between turns: the fixed worker pool (the `threadpool` crate) runs a
 //! connection while it has requests, and the poller holds it while it has none.
 //!
-//! A worker runs `Conn::run`; what that returns decides the next stop: the poller (socket
-//! empty), the back of the queue (a long run of requests while others wait), or nowhere (closed).
+//! A worker runs `Conn::run`; what that returns decides the next stop: the poller (the socket
+//! is empty, or full), the back of the queue (a long run of requests while others wait), or
+//! nowhere (closed).
 //! The poller's thread hands each ready connection back here. A panic while serving is a bug; it
 //! costs that connection (dropped, and uncounted by `Conn`'s `Drop`), never the worker.
 //!
@@ -44,7 +45,7 @@ impl Pool {
         let pool = Arc::clone(self);
         thread::Builder::new().name("poller".into()).spawn(move || {
             pool.poller.run(|mut conn| {
-                conn.mark_readable();
+                conn.mark_woken();
                 pool.schedule(conn);
             });
         })

@@ -11,7 +11,8 @@
 use crate::config::Config;
 use crate::engine::conn::Conn;
 use crate::engine::pool::Pool;
-use crate::engine::shared::{Handler, Shared};
+use crate::engine::shared::Shared;
+use crate::http::handler::Handler;
 use crate::sys;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -114,7 +115,7 @@ impl Server {
     ///
     /// # Errors
     /// `InvalidInput` for a bad `--directory`, and the bind error (address in use, say).
-    pub fn bind_with_handler(mut config: Config, handler: Handler) -> io::Result<Server> {
+    pub fn bind_with_handler(mut config: Config, handler: Box<dyn Handler>) -> io::Result<Server> {
         config
             .check_directory()
             .map_err(|msg| io::Error::new(io::ErrorKind::InvalidInput, msg))?;

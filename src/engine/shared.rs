@@ -1,51 +1,23 @@
 //! What the acceptor, the workers and the poller all read: the configuration, the handler, the
 //! logger, the count of connections in flight, and the drain state.
 //!
-//! It sits below every other engine module and imports none of them but `socket`.
+//! It sits below every other engine module and imports none of them.
 
 use crate::config::Config;
-use crate::engine::socket::Socket;
-use crate::http::body::BodyReader;
-use crate::http::error::Error;
-use crate::http::parse::Head;
-use crate::http::response::Response;
+use crate::http::handler::Handler;
 use crate::log::Logger;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-
-/// What answers a request once its head has been checked: the application's router in the
-/// server, something else in tests that need a handler to misbehave.
-pub type Handler = Box<
-    dyn for<'h> Fn(
-            &mut Exchange<'_>,
-            &'h Head,
-            &mut BodyReader<'_, Socket>,
-        ) -> Result<Response<'h>, Error>
-        + Send
-        + Sync,
->;
-
-/// What a handler knows of its request besides the head, and what it tells the access log.
-pub struct Exchange<'a> {
-    pub config: &'a Config,
-    /// The connection's peer.
-    pub peer: SocketAddr,
-    /// Whether the server is draining (a health check says so).
-    pub draining: bool,
-    /// Set by the handler when the peer is a proxy it trusts: the client it forwarded for.
-    pub client: Option<IpAddr>,
-    /// Set by the handler: the user the request was authenticated as.
-    pub user: Option<String>,
-}
 
 /// State shared by every thread of one server.
 pub struct Shared {
     pub config: Config,
-    pub handler: Handler,
+    /// The application (in the server, `app::App`, whose `handle` is in `app/router.rs`).
+    pub handler: Box<dyn Handler>,
     pub log: Logger,
     /// Connections accepted and not yet closed.
     pub in_flight: AtomicUsize,
-    /// Connections now reading a request body (for the drain report: uploads cut or finished).
+    /// Connections now reading a request body, on a worker or parked (for the drain report:
+    /// uploads cut or finished).
     pub in_body: AtomicUsize,
     /// Set once the server drains: it accepts no more, and answers say `Connection: close`.
     draining: AtomicBool,
@@ -58,7 +30,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config, handler: Handler) -> Shared {
+    pub fn new(config: Config, handler: Box<dyn Handler>) -> Shared {
         let log = Logger {
             quiet: config.quiet,
         };

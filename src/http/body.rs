@@ -1,16 +1,14 @@
 //! Request body framing (RFC 9112 §6): which framing a request uses, a chunked decoder written as
-//! an explicit state machine, and `BodyReader`, which hands a handler the body's bytes through
-//! `Read` while enforcing the size limit and sending `100 Continue` only when the handler asks
-//! for the body.
+//! an explicit state machine, and `BodyDecoder`, which takes the body's bytes as they arrive,
+//! in pieces of any size, and hands out its data while enforcing the size limit.
 //!
-//! Out of scope: what the body means (handlers), and timeouts (the socket's, set by `conn.rs`).
+//! Out of scope: what the body means (handlers), reading the socket, `100 Continue` and
+//! timeouts (the engine).
 
 use super::parse::Head;
-use super::{Status, Version};
-use crate::buf::ReadBuf;
+use super::Version;
 use crate::config::{MAX_CHUNK_LINE_BYTES, MAX_CHUNK_SIZE_DIGITS};
 use crate::http::error::Error;
-use std::io::{self, Read, Write};
 
 /// How the length of a request body is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,70 +293,40 @@ impl ChunkedDecoder {
     }
 }
 
-/// Whether the client waits for `100 Continue` before it sends the body (RFC 9110 §10.1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Continue {
-    NotExpected,
-    Pending,
-    Sent,
-}
-
 #[derive(Debug)]
 enum Kind {
     Length(u64),
     Chunked(ChunkedDecoder),
 }
 
-/// The body of one request, read through `Read`. It takes bytes already buffered first, then
-/// reads the socket, and never reads past the end of the body: what follows stays in the
-/// connection's buffer for the next request.
+/// The body of one request, decoded as its bytes arrive: the engine feeds it whatever the socket
+/// gave, and it hands out the body's data, never going past the body's end (what follows stays
+/// with the engine for the next request). Bytes past `set_limit` fail with `BodyTooLarge`.
 ///
-/// The first read sends `100 Continue` if the client asked for it, so a handler that answers
-/// without reading (404, 413) never invites the body. Bytes past `set_limit` fail the read with
-/// `BodyTooLarge`; a client that closes early fails it with `UnexpectedEof`.
-pub struct BodyReader<'a, S> {
-    buf: &'a mut ReadBuf,
-    stream: &'a mut S,
+/// It keeps a few words of state between pieces, so a body can arrive over many turns of the
+/// connection with nothing but this value kept in between.
+#[derive(Debug)]
+pub struct BodyDecoder {
     kind: Kind,
     declared: Option<u64>,
     limit: u64,
     received: u64,
-    expect: Continue,
-    buf_cap: usize,
-    failed: bool,
 }
 
-impl<'a, S: Read + Write> BodyReader<'a, S> {
-    /// A reader for a body with the given framing. `buf_cap` bounds the connection buffer while
-    /// decoding chunked framing; `max_trailer_bytes` bounds a chunked body's trailers.
-    pub fn new(
-        buf: &'a mut ReadBuf,
-        stream: &'a mut S,
-        framing: Framing,
-        expect_continue: bool,
-        buf_cap: usize,
-        max_trailer_bytes: usize,
-    ) -> BodyReader<'a, S> {
+impl BodyDecoder {
+    /// A decoder for a body with the given framing; `max_trailer_bytes` bounds a chunked
+    /// body's trailers.
+    pub fn new(framing: Framing, max_trailer_bytes: usize) -> BodyDecoder {
         let (kind, declared) = match framing {
             Framing::None => (Kind::Length(0), Some(0)),
             Framing::Length(n) => (Kind::Length(n), Some(n)),
             Framing::Chunked => (Kind::Chunked(ChunkedDecoder::new(max_trailer_bytes)), None),
         };
-        let has_body = framing != Framing::None;
-        BodyReader {
-            buf,
-            stream,
+        BodyDecoder {
             kind,
             declared,
             limit: u64::MAX,
             received: 0,
-            expect: if expect_continue && has_body {
-                Continue::Pending
-            } else {
-                Continue::NotExpected
-            },
-            buf_cap,
-            failed: false,
         }
     }
 
@@ -367,12 +335,18 @@ impl<'a, S: Read + Write> BodyReader<'a, S> {
         self.declared
     }
 
-    /// Bytes past `limit` fail with `BodyTooLarge`.
+    /// Body bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Bytes past `limit` (in all) fail with `BodyTooLarge`; a declared length past it fails
+    /// before any byte is taken.
     pub fn set_limit(&mut self, limit: u64) {
         self.limit = limit;
     }
 
-    /// Whether the whole body has been read.
+    /// Whether the whole body has been received.
     pub fn is_finished(&self) -> bool {
         match &self.kind {
             Kind::Length(left) => *left == 0,
@@ -380,120 +354,61 @@ impl<'a, S: Read + Write> BodyReader<'a, S> {
         }
     }
 
-    /// Whether the client is still waiting for `100 Continue`, i.e. no byte of the body was asked for.
-    pub fn is_continue_pending(&self) -> bool {
-        self.expect == Continue::Pending
-    }
-
-    /// Reads and throws away the rest of the body, up to `max` bytes, so that the connection can
-    /// carry another request. Returns whether that worked; if not, the connection must close.
-    pub fn discard_rest(&mut self, max: u64) -> bool {
-        if self.failed {
-            return false;
-        }
-        if self.is_finished() {
-            return true;
-        }
-        if self.expect == Continue::Pending {
-            // We answered without inviting the body: the client may send it or not, so we can
-            // no longer tell where the next request starts (RFC 9110 §10.1.1).
-            return false;
-        }
-        if let Kind::Length(left) = self.kind {
-            if left > max {
-                return false;
-            }
-        }
-        self.limit = self.received.saturating_add(max);
-        let mut sink = [0u8; 4096];
-        loop {
-            match self.read(&mut sink) {
-                Ok(0) => return self.is_finished(),
-                Ok(_) => {}
-                Err(_) => return false,
-            }
+    /// The most bytes worth reading from the socket now, up to `room`: never past the end of a
+    /// body of known length, so that the next request's bytes are not read with it.
+    pub fn wants(&self, room: usize) -> usize {
+        match &self.kind {
+            Kind::Length(left) => usize::try_from(*left).unwrap_or(usize::MAX).min(room),
+            Kind::Chunked(_) => room,
         }
     }
 
-    fn send_continue(&mut self) -> io::Result<()> {
-        if self.expect == Continue::Pending {
-            self.expect = Continue::Sent;
-            // A client that already started sending the body needs no invitation.
-            if self.buf.is_empty() {
-                write!(
-                    self.stream,
-                    "HTTP/1.1 {} {}\r\n\r\n",
-                    Status::CONTINUE.0,
-                    Status::CONTINUE.reason()
-                )?;
-                self.stream.flush()?;
+    /// Decodes from `input`, handing each piece of data to `sink`, until the input is used up
+    /// or the body ends. Returns how many input bytes belong to the body (the rest, if any,
+    /// follows it).
+    ///
+    /// # Errors
+    /// `BodyTooLarge` past the limit, `BadChunk` or `HeadTooLarge` from the chunked coding,
+    /// and the sink's errors.
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<usize, Error> {
+        if self.declared.is_some_and(|d| d > self.limit) {
+            return Err(Error::BodyTooLarge);
+        }
+        let mut used = 0;
+        while !self.is_finished() {
+            let rest = input.get(used..).unwrap_or_default();
+            if rest.is_empty() {
+                break;
+            }
+            let (consumed, data) = match &mut self.kind {
+                Kind::Length(left) => {
+                    let n = usize::try_from(*left).unwrap_or(usize::MAX).min(rest.len());
+                    *left -= n as u64;
+                    (n, 0..n)
+                }
+                Kind::Chunked(decoder) => {
+                    let d = decoder.decode(rest, usize::MAX)?;
+                    (d.consumed, d.data)
+                }
+            };
+            if !data.is_empty() {
+                self.received += data.len() as u64;
+                if self.received > self.limit {
+                    return Err(Error::BodyTooLarge);
+                }
+                sink(rest.get(data).unwrap_or_default())?;
+            }
+            used += consumed;
+            if consumed == 0 {
+                // Not reached: a decoder that takes nothing is at the body's end.
+                break;
             }
         }
-        Ok(())
-    }
-
-    fn read_inner(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if out.is_empty() || self.is_finished() {
-            return Ok(0);
-        }
-        self.send_continue()?;
-        let n = match &mut self.kind {
-            Kind::Length(left) => {
-                if self.declared.is_some_and(|d| d > self.limit) {
-                    return Err(Error::BodyTooLarge.into_io());
-                }
-                let want = (*left).min(out.len() as u64) as usize;
-                let out = out.get_mut(..want).unwrap_or_default();
-                let n = if self.buf.is_empty() {
-                    self.stream.read(out)?
-                } else {
-                    let have = self.buf.filled();
-                    let n = have.len().min(out.len());
-                    out.get_mut(..n)
-                        .unwrap_or_default()
-                        .copy_from_slice(have.get(..n).unwrap_or_default());
-                    self.buf.consume(n);
-                    n
-                };
-                if n == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                *left -= n as u64;
-                n
-            }
-            Kind::Chunked(decoder) => loop {
-                if self.buf.is_empty() && self.buf.fill(self.stream, self.buf_cap)? == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                let d = decoder
-                    .decode(self.buf.filled(), out.len())
-                    .map_err(Error::into_io)?;
-                let n = d.data.len();
-                if n > 0 {
-                    let data = self.buf.filled().get(d.data).unwrap_or_default();
-                    out.get_mut(..n).unwrap_or_default().copy_from_slice(data);
-                }
-                self.buf.consume(d.consumed);
-                if n > 0 || decoder.is_done() {
-                    break n;
-                }
-            },
-        };
-        self.received += n as u64;
-        if self.received > self.limit {
-            return Err(Error::BodyTooLarge.into_io());
-        }
-        Ok(n)
-    }
-}
-
-impl<S: Read + Write> Read for BodyReader<'_, S> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let r = self.read_inner(out);
-        if r.is_err() {
-            self.failed = true;
-        }
-        r
+        Ok(used)
     }
 }
 

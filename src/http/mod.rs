@@ -10,6 +10,7 @@ pub mod body;
 pub mod checks;
 pub mod date;
 pub mod error;
+pub mod handler;
 pub mod parse;
 pub mod response;
 pub mod scan;

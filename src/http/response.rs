@@ -1,28 +1,51 @@
 //! The `Response` value and how it goes on the wire: status line, headers, and the body with
 //! exactly one framing (Content-Length, chunked, or none for 1xx/204/304 and HEAD).
 //!
-//! Out of scope: choosing the status and headers (handlers), compression choice (`encoding.rs`),
-//! keep-alive policy (`conn.rs`, which passes its decision in `WriteOptions`).
+//! Writing never waits: the sink is a non-blocking socket, and when it is full,
+//! [`write_response`] returns an [`Outgoing`] that is not done, holding what it needs to go on
+//! (the rest of the head, the rest of an in-memory body, an open file and an offset, or a block
+//! stream and how much of its current block went), and [`Outgoing::resume`] goes on when the
+//! socket can take more. A file body in progress holds no buffer: its bytes are read again from
+//! the file (or sent by `sendfile(2)`) at the offset reached.
+//!
+//! Out of scope: choosing the status and headers (handlers), compression (the application's
+//! `encoding.rs`, which makes a gzip stream a [`BlockStream`]), keep-alive policy (`conn`, which
+//! passes its decision in `WriteOptions`), and waiting for the socket (the poller).
 
 use super::{Status, Version};
-use crate::buf::copy_through;
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use crate::buf::with_copy_buf;
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Write};
+use std::os::unix::fs::FileExt;
 
-/// Where a response is written. Any `Write` can be one; a socket also offers to send file bytes
-/// itself (`sendfile(2)`), which saves copying them through user space.
+/// Where a response is written: a `Write` that may refuse with `WouldBlock` when it is full. A
+/// socket also offers to send file bytes itself (`sendfile(2)`), which saves copying them
+/// through user space.
 pub trait Sink: Write {
-    /// Sends `len` bytes of `file` from `offset`, returning how many were sent (fewer only if
-    /// the file ended first), or `None` if this sink cannot and the caller should copy.
+    /// Sends up to `len` bytes of `file` from `offset` in one go, returning how many went (0:
+    /// the file ended), or `None` if this sink cannot and the caller should copy.
     ///
     /// # Errors
-    /// The write's error.
+    /// The write's error; `WouldBlock` when the sink is full.
     fn send_file(&mut self, _file: &File, _offset: u64, _len: u64) -> io::Result<Option<u64>> {
         Ok(None)
     }
+}
+
+/// A body made block by block while it is sent (a file gzipped as it goes, say). A stream in
+/// progress keeps only its position: a block is made again, the same bytes, if the socket
+/// filled up while it was half sent.
+pub trait BlockStream: Send {
+    /// Puts the current block in `out` (cleared first): the same bytes on every call until
+    /// [`BlockStream::advance`]. An empty block ends the body.
+    ///
+    /// # Errors
+    /// The source's error (a read failing, or a file changed while it was sent).
+    fn block(&mut self, out: &mut Vec<u8>) -> io::Result<()>;
+
+    /// The current block went out whole: the next call to `block` makes the next one.
+    fn advance(&mut self);
 }
 
 impl Sink for Vec<u8> {}
@@ -31,7 +54,6 @@ impl Sink for Vec<u8> {}
 const MAX_COALESCED_BODY_BYTES: usize = 16 * 1024;
 
 /// What follows the head.
-#[derive(Debug)]
 pub enum Body<'a> {
     Empty,
     Bytes(Vec<u8>),
@@ -43,26 +65,24 @@ pub enum Body<'a> {
         offset: u64,
         len: u64,
     },
-    /// A whole file, gzipped as it streams, in chunked coding (HTTP/1.1 only).
-    GzipFile {
-        file: File,
-        level: u32,
-    },
+    /// A body of unknown length made as it is sent, in chunked coding (to an HTTP/1.0 client:
+    /// delimited by closing the connection).
+    Stream(Box<dyn BlockStream>),
+}
+
+impl std::fmt::Debug for Body<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Body::Borrowed(b) => write!(f, "Borrowed({} bytes)", b.len()),
+            Body::File { offset, len, .. } => write!(f, "File({len} bytes from {offset})"),
+            Body::Stream(_) => f.write_str("Stream"),
+        }
+    }
 }
 
 impl Body<'_> {
-    /// Whether the body goes out in the same single write as the head (small enough to be
-    /// written while the socket is in non-blocking mode).
-    pub fn is_written_whole(&self) -> bool {
-        match self {
-            Body::Empty => true,
-            Body::Bytes(b) => b.len() <= MAX_COALESCED_BODY_BYTES,
-            Body::Borrowed(b) => b.len() <= MAX_COALESCED_BODY_BYTES,
-            Body::File { len, .. } => *len <= MAX_COALESCED_BODY_BYTES as u64,
-            Body::GzipFile { .. } => false,
-        }
-    }
-
     /// The bytes of a body held in memory.
     pub fn in_memory(&self) -> Option<&[u8]> {
         match self {
@@ -195,6 +215,24 @@ impl<'a> Response<'a> {
             .map(|(_, v)| v.as_ref())
     }
 
+    /// The same response, holding nothing borrowed (a borrowed body is copied), so that it can
+    /// wait apart from the request it answers.
+    pub fn into_owned(self) -> Response<'static> {
+        let body = match self.body {
+            Body::Empty => Body::Empty,
+            Body::Bytes(b) => Body::Bytes(b),
+            Body::Borrowed(b) => Body::Bytes(b.to_vec()),
+            Body::File { file, offset, len } => Body::File { file, offset, len },
+            Body::Stream(s) => Body::Stream(s),
+        };
+        Response {
+            status: self.status,
+            headers: self.headers,
+            body,
+            compressible: self.compressible,
+        }
+    }
+
     /// The body length if it is known before writing.
     fn body_len(&self) -> Option<u64> {
         match &self.body {
@@ -202,7 +240,7 @@ impl<'a> Response<'a> {
             Body::Bytes(b) => Some(b.len() as u64),
             Body::Borrowed(b) => Some(b.len() as u64),
             Body::File { len, .. } => Some(*len),
-            Body::GzipFile { .. } => None,
+            Body::Stream(_) => None,
         }
     }
 }
@@ -220,18 +258,152 @@ pub struct WriteOptions<'a> {
     pub date: Option<&'a str>,
 }
 
-/// Writes `resp` to `out`, using `scratch` (cleared first) to build the head. Returns the number
-/// of body bytes written and whether the connection can stay open (a body of unknown length to
-/// an HTTP/1.0 client is delimited by closing).
+/// A response on its way out: what is left of it, and how to go on.
+pub struct Outgoing<'a> {
+    /// Head bytes (with a small body) not yet sent: kept only when the sink filled up inside
+    /// the head.
+    pending: Vec<u8>,
+    body: Source<'a>,
+    /// Body bytes sent so far (for the log).
+    sent: u64,
+    /// Bytes written so far, head and framing included (progress, for the send deadline).
+    written: u64,
+    keep_alive: bool,
+}
+
+/// Where the rest of the body comes from.
+enum Source<'a> {
+    /// Nothing left (or nothing at all).
+    Done,
+    Memory {
+        bytes: Cow<'a, [u8]>,
+        at: usize,
+    },
+    File {
+        file: File,
+        at: u64,
+        end: u64,
+    },
+    Blocks {
+        stream: Box<dyn BlockStream>,
+        chunked: bool,
+        /// Bytes of the current block (framing included) already sent.
+        at: usize,
+    },
+}
+
+impl<'a> Outgoing<'a> {
+    /// Whether the whole response has been sent.
+    pub fn is_done(&self) -> bool {
+        self.pending.is_empty() && matches!(self.body, Source::Done)
+    }
+
+    /// Body bytes sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Bytes written so far, head and framing included: it grows whenever a send makes
+    /// progress.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Whether the connection can stay open after this response (a body of unknown length to an
+    /// HTTP/1.0 client is delimited by closing).
+    pub fn keeps_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// The same response, holding nothing borrowed (a borrowed body still to send is copied),
+    /// so that it can wait for the socket apart from the request it answers.
+    pub fn into_owned(self) -> Outgoing<'static> {
+        let body = match self.body {
+            Source::Done => Source::Done,
+            Source::Memory { bytes, at } => Source::Memory {
+                bytes: Cow::Owned(bytes.into_owned()),
+                at,
+            },
+            Source::File { file, at, end } => Source::File { file, at, end },
+            Source::Blocks {
+                stream,
+                chunked,
+                at,
+            } => Source::Blocks {
+                stream,
+                chunked,
+                at,
+            },
+        };
+        Outgoing {
+            pending: self.pending,
+            body,
+            sent: self.sent,
+            written: self.written,
+            keep_alive: self.keep_alive,
+        }
+    }
+
+    /// Sends what the sink takes now, up to the end of the response. `scratch` is the
+    /// worker's buffer for making stream blocks.
+    ///
+    /// # Errors
+    /// The sink's or the source's error (`WouldBlock` is not one: it just stops here); the
+    /// connection is then not usable.
+    pub fn resume<W: Sink>(&mut self, out: &mut W, scratch: &mut Vec<u8>) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            let n = write_parts(out, &[&self.pending], 0)?;
+            self.written += n as u64;
+            self.pending.drain(..n);
+            if !self.pending.is_empty() {
+                return Ok(());
+            }
+            self.pending = Vec::new();
+        }
+        let sent_before = self.sent;
+        let finished = match &mut self.body {
+            Source::Done => true,
+            Source::Memory { bytes, at } => {
+                let rest = bytes.get(*at..).unwrap_or_default();
+                let n = write_parts(out, &[rest], 0)?;
+                *at += n;
+                self.sent += n as u64;
+                n == rest.len()
+            }
+            Source::File { file, at, end } => send_file_range(out, file, at, *end, &mut self.sent)?,
+            Source::Blocks {
+                stream,
+                chunked,
+                at,
+            } => {
+                let framed_before = *at;
+                let done =
+                    send_blocks(out, stream.as_mut(), *chunked, at, &mut self.sent, scratch)?;
+                // A block half sent counts as progress too.
+                self.written += (*at).saturating_sub(framed_before) as u64;
+                done
+            }
+        };
+        self.written += self.sent - sent_before;
+        if finished {
+            self.body = Source::Done;
+        }
+        Ok(())
+    }
+}
+
+/// Starts writing `resp` to `out`, using `scratch` (cleared first) to build the head, and
+/// sends as much as the sink takes now. The returned [`Outgoing`] says whether it is all sent;
+/// if not, call [`Outgoing::resume`] when the sink can take more.
 ///
 /// # Errors
 /// The socket's or the file's error; the connection is then not usable.
-pub fn write_response<W: Sink>(
+pub fn write_response<'a, W: Sink>(
     out: &mut W,
     scratch: &mut Vec<u8>,
-    resp: Response<'_>,
+    resp: Response<'a>,
     opts: &WriteOptions<'_>,
-) -> io::Result<(u64, bool)> {
+) -> io::Result<Outgoing<'a>> {
     let no_body = resp.status.has_no_body();
     let len = resp.body_len();
     let chunked = !no_body && len.is_none() && opts.version == Version::Http11;
@@ -271,46 +443,92 @@ pub fn write_response<W: Sink>(
     }
     head.extend_from_slice(b"\r\n");
     let scratch = head;
-    if no_body || opts.head_only {
-        out.write_all(scratch)?;
-        out.flush()?;
-        return Ok((0, keep_alive));
-    }
-    let sent = match resp.body {
-        Body::Empty => {
-            out.write_all(scratch)?;
-            0
+    let small = MAX_COALESCED_BODY_BYTES;
+    // A small body goes in the same write as the head: one system call, one packet.
+    let mut coalesced = 0;
+    let body = match resp.body {
+        _ if no_body || opts.head_only => Source::Done,
+        Body::Empty => Source::Done,
+        Body::Bytes(b) if b.len() <= small => {
+            scratch.extend_from_slice(&b);
+            coalesced = b.len() as u64;
+            Source::Done
         }
-        Body::Bytes(ref b) => write_small_or_large(out, scratch, b)?,
-        Body::Borrowed(b) => write_small_or_large(out, scratch, b)?,
-        Body::File { file, offset, len } if len <= MAX_COALESCED_BODY_BYTES as u64 => {
-            // A small file goes in the same write as the head: one system call, one packet.
-            read_range_into(scratch, file, offset, len)?;
-            out.write_all(scratch)?;
-            len
+        Body::Bytes(b) => Source::Memory {
+            bytes: Cow::Owned(b),
+            at: 0,
+        },
+        Body::Borrowed(b) if b.len() <= small => {
+            scratch.extend_from_slice(b);
+            coalesced = b.len() as u64;
+            Source::Done
         }
-        Body::File { file, offset, len } => {
-            out.write_all(scratch)?;
-            write_file_range(out, file, offset, len)?
+        Body::Borrowed(b) => Source::Memory {
+            bytes: Cow::Borrowed(b),
+            at: 0,
+        },
+        Body::File { file, offset, len } if len <= small as u64 => {
+            read_range_into(scratch, &file, offset, len)?;
+            coalesced = len;
+            Source::Done
         }
-        Body::GzipFile { file, level } => {
-            out.write_all(scratch)?;
-            write_gzip_stream(out, file, level, chunked)?
-        }
+        Body::File { file, offset, len } => Source::File {
+            file,
+            at: offset,
+            end: offset.saturating_add(len),
+        },
+        Body::Stream(stream) => Source::Blocks {
+            stream,
+            chunked,
+            at: 0,
+        },
     };
-    out.flush()?;
-    Ok((sent, keep_alive))
+    let mut outgoing = Outgoing {
+        pending: Vec::new(),
+        body,
+        sent: coalesced,
+        written: 0,
+        keep_alive,
+    };
+    let n = write_parts(out, &[scratch], 0)?;
+    outgoing.written = n as u64;
+    if let Some(rest) = scratch.get(n..).filter(|r| !r.is_empty()) {
+        outgoing.pending = rest.to_vec();
+        return Ok(outgoing);
+    }
+    outgoing.resume(out, scratch)?;
+    Ok(outgoing)
 }
 
-fn write_small_or_large<W: Write>(out: &mut W, scratch: &mut Vec<u8>, b: &[u8]) -> io::Result<u64> {
-    if b.len() <= MAX_COALESCED_BODY_BYTES {
-        scratch.extend_from_slice(b);
-        out.write_all(scratch)?;
-    } else {
-        out.write_all(scratch)?;
-        out.write_all(b)?;
+/// Writes `parts` one after the other, from byte `at` of their concatenation, until all is
+/// written or the sink is full (`WouldBlock`). Returns the position reached.
+fn write_parts<W: Write>(out: &mut W, parts: &[&[u8]], mut at: usize) -> io::Result<usize> {
+    const MAX_PARTS: usize = 3;
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    while at < total {
+        let mut slices = [IoSlice::new(&[]); MAX_PARTS];
+        let mut count = 0;
+        let mut skip = at;
+        for part in parts {
+            if skip >= part.len() {
+                skip -= part.len();
+                continue;
+            }
+            if let Some(slot) = slices.get_mut(count) {
+                *slot = IoSlice::new(part.get(skip..).unwrap_or_default());
+                count += 1;
+            }
+            skip = 0;
+        }
+        match out.write_vectored(slices.get(..count).unwrap_or_default()) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => at += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    Ok(b.len() as u64)
+    Ok(at)
 }
 
 /// The file got shorter while we sent it: the promised Content-Length can no longer be met,
@@ -320,92 +538,124 @@ fn file_shrank() -> io::Error {
 }
 
 /// Appends `len` bytes of `file` from `offset` to `buf`.
-fn read_range_into(buf: &mut Vec<u8>, mut file: File, offset: u64, len: u64) -> io::Result<()> {
-    use std::io::Seek;
-    if offset > 0 {
-        file.seek(io::SeekFrom::Start(offset))?;
-    }
+fn read_range_into(buf: &mut Vec<u8>, file: &File, offset: u64, len: u64) -> io::Result<()> {
     let start = buf.len();
-    file.take(len).read_to_end(buf)?;
-    if (buf.len() - start) as u64 != len {
+    let want = usize::try_from(len).map_err(|_| file_shrank())?;
+    buf.resize(start + want, 0);
+    let mut got = 0;
+    while got < want {
+        let into = buf.get_mut(start + got..).unwrap_or_default();
+        match file.read_at(into, offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+    if got != want {
+        buf.truncate(start);
         return Err(file_shrank());
     }
     Ok(())
 }
 
-/// Sends a file range: by the sink itself where it can (`sendfile`), else through the worker's
-/// copy buffer (never the whole file in memory).
-fn write_file_range<W: Sink>(
+/// Sends the file from `*at` to `end`: by the sink itself where it can (`sendfile`), else
+/// through the worker's copy buffer. Returns whether it got to the end (else the sink is full).
+fn send_file_range<W: Sink>(
     out: &mut W,
-    mut file: File,
-    offset: u64,
-    len: u64,
-) -> io::Result<u64> {
-    use std::io::Seek;
-    if let Some(sent) = out.send_file(&file, offset, len)? {
-        return if sent == len {
-            Ok(sent)
-        } else {
-            Err(file_shrank())
+    file: &File,
+    at: &mut u64,
+    end: u64,
+    sent: &mut u64,
+) -> io::Result<bool> {
+    while *at < end {
+        match out.send_file(file, *at, end - *at) {
+            Ok(Some(0)) => return Err(file_shrank()),
+            Ok(Some(n)) => {
+                *at += n;
+                *sent += n;
+            }
+            Ok(None) => return copy_file_range(out, file, at, end, sent),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// [`send_file_range`] by reading and writing: what the sink did not take is read again next
+/// time, so nothing is held between turns.
+fn copy_file_range<W: Write>(
+    out: &mut W,
+    file: &File,
+    at: &mut u64,
+    end: u64,
+    sent: &mut u64,
+) -> io::Result<bool> {
+    with_copy_buf(|buf| {
+        while *at < end {
+            let want = usize::try_from(end - *at)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            let chunk = buf.get_mut(..want).unwrap_or_default();
+            let n = match file.read_at(chunk, *at) {
+                Ok(0) => return Err(file_shrank()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let written = write_parts(out, &[chunk.get(..n).unwrap_or_default()], 0)?;
+            *at += written as u64;
+            *sent += written as u64;
+            if written < n {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })
+}
+
+/// Sends a block stream, each block as one chunk of chunked coding (RFC 9112 §7.1) or as it is,
+/// then the last chunk. `at` is how much of the current block went before. Returns whether the
+/// body is over (else the sink is full).
+fn send_blocks<W: Write>(
+    out: &mut W,
+    stream: &mut dyn BlockStream,
+    chunked: bool,
+    at: &mut usize,
+    sent: &mut u64,
+    scratch: &mut Vec<u8>,
+) -> io::Result<bool> {
+    loop {
+        stream.block(scratch)?;
+        let data: &[u8] = scratch;
+        let mut size_line = [0u8; 20];
+        let size_len = {
+            let mut w = &mut size_line[..];
+            let _ = write!(w, "{:x}\r\n", data.len());
+            20 - w.len()
         };
-    }
-    if offset > 0 {
-        file.seek(io::SeekFrom::Start(offset))?;
-    }
-    let sent = copy_through(&mut file, out, len)?;
-    if sent != len {
-        return Err(file_shrank());
-    }
-    Ok(sent)
-}
-
-/// Streams `file` through gzip, in chunked coding when `chunked`, else raw (closed after).
-fn write_gzip_stream<W: Write>(
-    out: &mut W,
-    mut file: File,
-    level: u32,
-    chunked: bool,
-) -> io::Result<u64> {
-    let mut sink = ChunkedWriter {
-        out,
-        chunked,
-        sent: 0,
-    };
-    let mut gz = GzEncoder::new(&mut sink, Compression::new(level));
-    copy_through(&mut file, &mut gz, u64::MAX)?;
-    gz.finish()?;
-    let sent = sink.sent;
-    if chunked {
-        sink.out.write_all(b"0\r\n\r\n")?;
-    }
-    Ok(sent)
-}
-
-/// Writes each `write` as one chunk of chunked coding (RFC 9112 §7.1), or passes it through.
-struct ChunkedWriter<'a, W> {
-    out: &'a mut W,
-    chunked: bool,
-    sent: u64,
-}
-
-impl<W: Write> Write for ChunkedWriter<'_, W> {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        if b.is_empty() {
-            return Ok(0);
+        let size = size_line.get(..size_len).unwrap_or_default();
+        let parts: [&[u8]; 3] = match (chunked, data.is_empty()) {
+            (true, true) => [b"0\r\n\r\n", b"", b""],
+            (true, false) => [size, data, b"\r\n"],
+            (false, _) => [data, b"", b""],
+        };
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        *at = write_parts(out, &parts, *at)?;
+        if *at < total {
+            return Ok(false);
         }
-        if self.chunked {
-            write!(self.out, "{:x}\r\n", b.len())?;
-            self.out.write_all(b)?;
-            self.out.write_all(b"\r\n")?;
-        } else {
-            self.out.write_all(b)?;
+        *at = 0;
+        if data.is_empty() {
+            return Ok(true);
         }
-        self.sent += b.len() as u64;
-        Ok(b.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        *sent += data.len() as u64;
+        stream.advance();
     }
 }
 
@@ -415,7 +665,8 @@ mod tests {
 
     fn write(resp: Response<'_>, opts: WriteOptions<'_>) -> String {
         let mut out = Vec::new();
-        write_response(&mut out, &mut Vec::new(), resp, &opts).unwrap();
+        let sent = write_response(&mut out, &mut Vec::new(), resp, &opts).unwrap();
+        assert!(sent.is_done());
         String::from_utf8(out).unwrap()
     }
 
@@ -497,16 +748,189 @@ mod tests {
         assert_eq!(r.get_header("j"), Some("j"));
     }
 
+    /// A sink that takes at most `step` bytes per write and is full on every other call, as a
+    /// socket to a slow client is.
+    struct Throttled {
+        out: Vec<u8>,
+        step: usize,
+        full: bool,
+        sendfile: bool,
+    }
+
+    impl Write for Throttled {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.full = !self.full;
+            if self.full {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = b.len().min(self.step);
+            self.out.extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Sink for Throttled {
+        fn send_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<Option<u64>> {
+            if !self.sendfile {
+                return Ok(None);
+            }
+            self.full = !self.full;
+            if self.full {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let mut buf = vec![0u8; (len as usize).min(self.step)];
+            let n = file.read_at(&mut buf, offset)?;
+            self.out.extend_from_slice(&buf[..n]);
+            Ok(Some(n as u64))
+        }
+    }
+
+    /// Blocks of 0..n bytes, the k-th of k copies of byte k, counted as they are made.
+    struct Counting {
+        k: u8,
+        last: u8,
+    }
+
+    impl BlockStream for Counting {
+        fn block(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+            out.clear();
+            if self.k <= self.last {
+                out.resize(usize::from(self.k) * 100, self.k);
+            }
+            Ok(())
+        }
+        fn advance(&mut self) {
+            self.k += 1;
+        }
+    }
+
+    fn temp_file(data: &[u8]) -> File {
+        let path = std::env::temp_dir().join(format!(
+            "response-test-{}-{}",
+            std::process::id(),
+            data.len()
+        ));
+        std::fs::write(&path, data).unwrap();
+        let f = File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
+    }
+
+    /// Every kind of body, sent whole at once and sent to a throttled sink over many resumes,
+    /// gives the same bytes; an owned copy taken while parked changes nothing.
     #[test]
-    fn chunked_writer_frames_each_write() {
-        let mut out = Vec::new();
-        let mut w = ChunkedWriter {
-            out: &mut out,
-            chunked: true,
-            sent: 0,
+    fn a_response_resumed_after_a_full_sink_sends_the_same_bytes() {
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        type MakeBody = Box<dyn Fn() -> Body<'static>>;
+        let bodies: Vec<(&str, MakeBody)> = vec![
+            ("empty", Box::new(|| Body::Empty)),
+            ("small", Box::new(|| Body::Bytes(b"hello".to_vec()))),
+            (
+                "large bytes",
+                Box::new({
+                    let big = big.clone();
+                    move || Body::Bytes(big.clone())
+                }),
+            ),
+            (
+                "large borrowed",
+                Box::new(|| Body::Borrowed(&[7u8; 40_000])),
+            ),
+            (
+                "small file",
+                Box::new(|| Body::File {
+                    file: temp_file(b"0123456789"),
+                    offset: 2,
+                    len: 5,
+                }),
+            ),
+            (
+                "large file range",
+                Box::new({
+                    let big = big.clone();
+                    move || Body::File {
+                        file: temp_file(&big),
+                        offset: 1000,
+                        len: 150_000,
+                    }
+                }),
+            ),
+            (
+                "stream",
+                Box::new(|| Body::Stream(Box::new(Counting { k: 1, last: 40 }))),
+            ),
+        ];
+        for (name, body) in &bodies {
+            for version in [Version::Http11, Version::Http10] {
+                let opts = WriteOptions { version, ..KEEP };
+                let resp = || Response::new(Status::OK).header("X", "y").body(body());
+                let mut whole = Vec::new();
+                let done = write_response(&mut whole, &mut Vec::new(), resp(), &opts).unwrap();
+                assert!(done.is_done(), "{name}");
+                for (step, sendfile) in [(1000, true), (7, false), (65_536, false)] {
+                    let mut sink = Throttled {
+                        out: Vec::new(),
+                        step,
+                        full: false,
+                        sendfile,
+                    };
+                    let mut scratch = Vec::new();
+                    let mut o = write_response(&mut sink, &mut scratch, resp(), &opts)
+                        .unwrap()
+                        .into_owned();
+                    let mut turns = 0;
+                    while !o.is_done() {
+                        o.resume(&mut sink, &mut scratch).unwrap();
+                        turns += 1;
+                        assert!(turns < 1_000_000, "{name}: no progress");
+                    }
+                    assert_eq!(o.keeps_alive(), done.keeps_alive(), "{name}");
+                    assert_eq!(o.sent(), done.sent(), "{name} step {step}");
+                    assert!(sink.out == whole, "{name} {version:?} step {step}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_is_chunked_for_http11_and_raw_for_http10() {
+        let resp =
+            || Response::new(Status::OK).body(Body::Stream(Box::new(Counting { k: 1, last: 2 })));
+        let text = write(resp(), KEEP);
+        assert!(
+            text.ends_with(&format!(
+                "Transfer-Encoding: chunked\r\n\r\n64\r\n{}\r\nc8\r\n{}\r\n0\r\n\r\n",
+                "\u{1}".repeat(100),
+                "\u{2}".repeat(200)
+            )),
+            "{text:?}"
+        );
+        let old = WriteOptions {
+            version: Version::Http10,
+            ..KEEP
         };
-        w.write_all(b"hello").unwrap();
-        w.write_all(&[b'x'; 16]).unwrap();
-        assert_eq!(out, b"5\r\nhello\r\n10\r\nxxxxxxxxxxxxxxxx\r\n");
+        let text = write(resp(), old);
+        assert!(text.contains("Connection: close\r\n"), "{text:?}");
+        assert!(text.ends_with(&format!(
+            "\r\n\r\n{}{}",
+            "\u{1}".repeat(100),
+            "\u{2}".repeat(200)
+        )));
+    }
+
+    #[test]
+    fn a_file_that_shrank_fails_the_send() {
+        let resp = Response::new(Status::OK).body(Body::File {
+            file: temp_file(&[1u8; 100_000]),
+            offset: 0,
+            len: 200_000,
+        });
+        let e = write_response(&mut Vec::new(), &mut Vec::new(), resp, &KEEP)
+            .err()
+            .unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

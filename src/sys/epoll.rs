@@ -42,6 +42,7 @@ mod epoll_ffi {
     pub const EPOLL_CTL_ADD: c_int = 1;
     pub const EPOLL_CTL_MOD: c_int = 3;
     pub const EPOLLIN: u32 = 0x1;
+    pub const EPOLLOUT: u32 = 0x4;
     pub const EPOLLRDHUP: u32 = 0x2000;
     pub const EPOLLONESHOT: u32 = 1 << 30;
     pub const EEXIST: i32 = 17;
@@ -92,14 +93,19 @@ impl Epoll {
         Ok(())
     }
 
-    /// Arms `fd` for one readability event (data, the peer's close, or an error) carrying
-    /// `token`: added if new to this instance, re-armed if it was added before.
+    /// Arms `fd` for one event carrying `token`: readability (data, the peer's close), or with
+    /// `write` writability (room in the send buffer); an error or hang-up ends either wait.
+    /// Added if new to this instance, re-armed if it was added before.
     ///
     /// # Errors
     /// `epoll_ctl`'s error (a closed descriptor, out of memory).
-    pub fn arm_once(&self, fd: RawFd, token: u64, known: bool) -> io::Result<()> {
+    pub fn arm_once(&self, fd: RawFd, token: u64, known: bool, write: bool) -> io::Result<()> {
         use epoll_ffi::*;
-        let events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+        let events = if write {
+            EPOLLOUT | EPOLLONESHOT
+        } else {
+            EPOLLIN | EPOLLRDHUP | EPOLLONESHOT
+        };
         let (first, second) = if known {
             (EPOLL_CTL_MOD, EPOLL_CTL_ADD)
         } else {
@@ -160,11 +166,39 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
+    fn epoll_reports_a_full_socket_when_it_has_room_again() {
+        use std::io::Read;
+        let ep = Epoll::new().unwrap();
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let chunk = [0u8; 4096];
+        let mut filled = 0;
+        while a.write(&chunk).is_ok() {
+            filled += chunk.len();
+        }
+        let mut events = [EpollEvent::EMPTY; 4];
+        ep.arm_once(a.as_raw_fd(), 5, false, true).unwrap();
+        assert_eq!(
+            ep.wait(&mut events, Some(Duration::ZERO)).unwrap(),
+            0,
+            "full"
+        );
+        let mut sink = vec![0u8; filled];
+        b.read_exact(&mut sink).unwrap();
+        assert_eq!(
+            ep.wait(&mut events, Some(Duration::from_secs(5))).unwrap(),
+            1
+        );
+        assert_eq!(events[0].token(), 5);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
     fn epoll_reports_a_readable_socket_once_per_arming() {
         let ep = Epoll::new().unwrap();
         let (mut a, b) = UnixStream::pair().unwrap();
         let mut events = [EpollEvent::EMPTY; 4];
-        ep.arm_once(b.as_raw_fd(), 42, false).unwrap();
+        ep.arm_once(b.as_raw_fd(), 42, false, false).unwrap();
         assert_eq!(ep.wait(&mut events, Some(Duration::ZERO)).unwrap(), 0);
         a.write_all(b"x").unwrap();
         assert_eq!(
@@ -175,12 +209,12 @@ mod tests {
         // One-shot: the unread byte does not report again until re-armed.
         assert_eq!(ep.wait(&mut events, Some(Duration::ZERO)).unwrap(), 0);
         // Re-armed, with "added before" wrong on purpose: the fallback still arms it.
-        ep.arm_once(b.as_raw_fd(), 43, false).unwrap();
+        ep.arm_once(b.as_raw_fd(), 43, false, false).unwrap();
         assert_eq!(ep.wait(&mut events, Some(Duration::ZERO)).unwrap(), 1);
         assert_eq!(events[0].token(), 43);
         // A peer's close is an event too.
         let (c, d) = UnixStream::pair().unwrap();
-        ep.arm_once(d.as_raw_fd(), 7, true).unwrap();
+        ep.arm_once(d.as_raw_fd(), 7, true, false).unwrap();
         drop(c);
         assert_eq!(
             ep.wait(&mut events, Some(Duration::from_secs(5))).unwrap(),

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a test waits for the server before it fails.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -222,6 +222,16 @@ pub fn is_closed(s: &mut TcpStream) -> bool {
         Ok(_) => false,
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
         Err(e) => panic!("expected EOF, got {e}"),
+    }
+}
+
+/// Waits until `condition` holds, looking again every few milliseconds; fails the test, saying
+/// `what` was awaited, if it still does not hold at `deadline`. For anything a test can observe
+/// (a file appears, a count drops), instead of a sleep guessed long enough.
+pub fn wait_until(deadline: Instant, what: &str, mut condition: impl FnMut() -> bool) {
+    while !condition() {
+        assert!(Instant::now() < deadline, "gave up waiting until {what}");
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

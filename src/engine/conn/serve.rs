@@ -1,122 +1,224 @@
-//! Answering one request on a connection: check the head, run the handler with a body reader,
-//! decide keep-alive (with the drain's rule), write the answer, and log it; and the answers for
-//! errors found before routing, with the linger that lets the client read them.
+//! Answering one request, in named steps: check the head (`serve`), ask the handler, then either
+//! read the body into the handler's sink (`inbound.rs`) or answer at once; deciding keep-alive
+//! (with the drain's rule) and starting the answer on its way (`answer`); and placing the
+//! connection in the phase that comes next (`settle`).
 //!
-//! Out of scope: reading towards the next head and where the connection goes next (`mod.rs`).
+//! Out of scope: reading towards the next head (`mod.rs`), the body's pieces (`inbound.rs`),
+//! the rest of a send, the log line and lingering (`outbound.rs`).
 
-use super::{catching, Conn, LINGER_TIMEOUT, MAX_LINGER_BYTES};
+use super::inbound::{Inbound, Into};
+use super::outbound::{After, Logged, Outbound};
+use super::{catching, Conn, Flow, Phase};
 use crate::buf::with_scratch;
 use crate::config::MAX_DRAIN_BYTES;
-use crate::engine::shared::Exchange;
-use crate::http::body::{BodyReader, Framing};
+use crate::http::body::{BodyDecoder, Framing};
 use crate::http::checks::{check_head, wants_keep_alive};
 use crate::http::date::{format_http_date, unix_seconds};
 use crate::http::error::Error;
+use crate::http::handler::{Context, Reply, Who};
 use crate::http::parse::Head;
-use crate::http::response::{write_response, WriteOptions};
+use crate::http::response::{write_response, Outgoing, Response, WriteOptions};
 use crate::http::{escape_for_log, Method, Status, Version};
-use std::io::{self, Read};
-use std::net::IpAddr;
+use std::io::{self, Write};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+/// A request being answered: its head, and what its log line needs.
+pub(super) struct Request {
+    pub head: Head,
+    pub started: Instant,
+    pub who: Who,
+}
+
+/// What a request came to, before its answer is written.
+// The answer moves by value: boxing it would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Outcome<'h> {
+    Answer(Response<'h>),
+    Failed(Error),
+    /// The handler panicked (a bug): 500, and the connection closes.
+    Panicked,
+}
+
+/// How the request's body stands when the answer is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BodyState {
+    /// Read whole, or there was none.
+    Done,
+    /// Not read: the answer did not need it. `can_drop`: it may be read and dropped to keep
+    /// the connection (short enough, and not held back waiting for `100 Continue`).
+    Unread { can_drop: bool },
+    /// Broken off (bad framing, over a limit, the client gone or too slow, the sink failed):
+    /// where the next request would start is unknown.
+    Broken,
+}
+
+/// Where answering a request got to.
+pub(super) enum Settled {
+    /// Sent whole and logged: then this.
+    Sent(After),
+    /// The body must be read and dropped before this answer goes (to keep the connection).
+    Drop(Box<Response<'static>>),
+    /// Sending, and the socket is full: the rest waits in the poller.
+    Sending {
+        out: Outgoing<'static>,
+        status: Status,
+        after: After,
+    },
+    /// Closed without an answer (logged).
+    Closed,
+}
+
 impl Conn {
-    /// Answers one request. Returns whether the connection stays open.
-    pub(super) fn serve(&mut self, head: &Head) -> bool {
+    /// Answers one request: checks its head, asks the handler, and sets the phase that
+    /// follows (reading the body, sending the answer, or the next request).
+    pub(super) fn serve(&mut self, head: Head) -> Flow {
         let started = Instant::now();
         self.requests += 1;
-        let (framing, expect_continue) = match check_head(head) {
-            Ok(v) => v,
+        let (framing, expect_continue) = match check_head(&head) {
+            Ok(checked) => checked,
             Err(e) => {
-                self.answer_error(Some(head), e);
-                return false;
+                // Where this request ends is unknown: answer, then close.
+                let outcome = Outcome::Failed(e);
+                let settled =
+                    self.answer(&head, &Who::default(), started, outcome, BodyState::Broken);
+                return self.settle(
+                    Request {
+                        head,
+                        started,
+                        who: Who::default(),
+                    },
+                    None,
+                    settled,
+                );
             }
         };
-        let shared = Arc::clone(&self.shared);
-        let config = &shared.config;
         let has_body = framing != Framing::None;
-        if has_body {
-            self.socket.set_read_timeout(config.body_read_timeout);
-            shared.in_body.fetch_add(1, Ordering::Relaxed);
-        }
-        let mut body = BodyReader::new(
-            &mut self.buf,
-            &mut self.socket,
-            framing,
-            expect_continue,
-            config.max_head_bytes + 1,
-            config.max_head_bytes,
-        );
-        let mut exchange = Exchange {
-            config,
+        self.count_body(has_body);
+        let body = BodyDecoder::new(framing, self.shared.config.max_head_bytes);
+        let cx = Context {
             peer: self.peer,
-            draining: shared.is_draining(),
-            client: None,
-            user: None,
+            draining: self.shared.is_draining(),
+            body_len: body.declared_len(),
         };
+        let mut who = Who::default();
+        let shared = &self.shared;
         // A panic is a bug, but it must cost only this request: answer 500 and close.
-        let outcome = catching(|| (shared.handler)(&mut exchange, head, &mut body));
-        let (client, user) = (exchange.client, exchange.user);
-        let who = Who {
-            client,
-            user: user.as_deref(),
+        let reply = catching(|| shared.handler.handle(&cx, &head, &mut who));
+        let (outcome, state) = match reply {
+            Some(Ok(Reply::Absorb { sink, limit })) => {
+                return self.begin_body(
+                    Request { head, started, who },
+                    body,
+                    sink,
+                    limit,
+                    expect_continue,
+                );
+            }
+            Some(Ok(Reply::Answer(resp))) => (Outcome::Answer(resp), BodyState::Done),
+            Some(Err(e)) => (Outcome::Failed(e), BodyState::Done),
+            None => (Outcome::Panicked, BodyState::Done),
         };
-        let (resp, mut keep_alive) = match outcome {
-            Some(Ok(resp)) => (resp, true),
-            Some(Err(e)) if !e.can_answer() => {
-                self.end_body(has_body);
-                self.log_request(head, &who, e.status(), 0, started);
-                return false;
+        let state = if has_body {
+            // A body the answer did not need. One the client holds back until invited (100
+            // Continue) may come or not: where the next request starts is unknown (RFC 9110
+            // §10.1.1).
+            let short = body.declared_len().is_none_or(|n| n <= MAX_DRAIN_BYTES);
+            BodyState::Unread {
+                can_drop: short && !expect_continue,
             }
-            Some(Err(e)) => {
-                if matches!(e, Error::Io(_) | Error::InsufficientStorage) {
-                    // Our side failed, not the client: say why, whatever --quiet says.
-                    let mut target = String::new();
-                    escape_for_log(head.target(), &mut target);
-                    let message = e.message();
-                    match who.client {
-                        Some(client) => shared
-                            .log
-                            .info(format_args!("{client} error on {target}: {message}")),
-                        None => shared
-                            .log
-                            .info(format_args!("{} error on {target}: {message}", self.peer)),
-                    }
+        } else {
+            state
+        };
+        let settled = self.answer(&head, &who, started, outcome, state);
+        self.settle(Request { head, started, who }, Some(body), settled)
+    }
+
+    /// Starts reading a body into the handler's sink, after `100 Continue` if the client waits
+    /// for it.
+    fn begin_body(
+        &mut self,
+        req: Request,
+        mut body: BodyDecoder,
+        sink: Box<dyn crate::http::handler::BodySink>,
+        limit: u64,
+        expect_continue: bool,
+    ) -> Flow {
+        body.set_limit(limit);
+        // A client that has started sending the body needs no invitation.
+        if expect_continue && self.buf.is_empty() {
+            let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+            match self.socket.write(interim) {
+                Ok(n) if n == interim.len() => {}
+                // No room at all (the client reads none of our earlier answers): not sent.
+                // The client sends the body after its own wait (RFC 9110 §10.1.1).
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // Half an interim response cannot be finished before the final one: give up.
+                _ => {
+                    let outcome = Outcome::Failed(Error::IncompleteBody);
+                    let settled =
+                        self.answer(&req.head, &req.who, req.started, outcome, BodyState::Broken);
+                    return self.settle(req, None, settled);
                 }
-                (e.response(), !e.closes_connection())
             }
-            None => {
-                shared.log.info(format_args!(
+        }
+        let deadline = Instant::now() + self.shared.config.body_read_timeout;
+        self.phase = Phase::Body(Box::new(Inbound {
+            req,
+            body,
+            into: Into::Sink(sink),
+            deadline,
+        }));
+        Flow::Go
+    }
+
+    /// Decides how the request is answered (its status, whether the connection stays, with
+    /// the drain's rule), logs our failures, and starts the answer on its way.
+    pub(super) fn answer<'h>(
+        &mut self,
+        head: &'h Head,
+        who: &Who,
+        started: Instant,
+        outcome: Outcome<'h>,
+        state: BodyState,
+    ) -> Settled {
+        let (resp, mut keep_alive) = match outcome {
+            Outcome::Answer(resp) => (resp, true),
+            Outcome::Failed(e) if !e.can_answer() => {
+                self.count_body(false);
+                self.log_request(head, who, e.status(), 0, started);
+                return Settled::Closed;
+            }
+            Outcome::Failed(e) => {
+                if matches!(e, Error::Io(_) | Error::InsufficientStorage) {
+                    self.log_failure(head, who, &e);
+                }
+                let keep = !e.closes_connection();
+                (e.response(), keep)
+            }
+            Outcome::Panicked => {
+                self.shared.log.info(format_args!(
                     "{} panic while handling a request; answered 500",
                     self.peer
                 ));
-                let e = Error::Io(io::Error::other("panic"));
-                (e.response(), false)
+                (Error::Io(io::Error::other("panic")).response(), false)
             }
         };
         keep_alive = keep_alive && wants_keep_alive(head);
-        // The next request starts after this body: read the rest of a short one, else close.
-        let body_done = if keep_alive {
-            body.discard_rest(MAX_DRAIN_BYTES)
-        } else {
-            body.is_finished()
-        };
-        self.end_body(has_body);
-        keep_alive = keep_alive && body_done;
-        if shared.is_draining() {
-            shared.drained_requests.fetch_add(1, Ordering::Relaxed);
-            // Draining: this is the connection's last answer, unless the client has already
-            // sent (part of) its next request, which is then answered too.
-            if self.buf.is_empty() {
-                let _ = self
-                    .socket
-                    .try_fill(&mut self.buf, config.max_head_bytes + 1);
+        let body_done = match state {
+            BodyState::Done => true,
+            // The next request starts after this body: read and drop a short one first.
+            BodyState::Unread { can_drop: true } if keep_alive => {
+                return Settled::Drop(Box::new(resp.into_owned()));
             }
-            keep_alive = keep_alive && !self.buf.is_empty();
-        }
+            BodyState::Unread { .. } | BodyState::Broken => false,
+        };
+        self.count_body(false);
+        keep_alive = keep_alive && body_done && self.keeps_open_while_draining();
         let status = resp.status;
-        let date = config
+        let date = self
+            .shared
+            .config
             .send_date
             .then(|| format_http_date(unix_seconds(SystemTime::now())));
         let opts = WriteOptions {
@@ -127,149 +229,142 @@ impl Conn {
         };
         let socket = &mut self.socket;
         let written = with_scratch(|scratch| write_response(socket, scratch, resp, &opts));
-        let (sent, still_open) = written.unwrap_or((0, false));
-        self.log_request(head, &who, status, sent, started);
-        if !still_open {
-            if !body_done {
-                self.linger();
+        let Ok(out) = written else {
+            self.log_request(head, who, status, 0, started);
+            return Settled::Sent(After::Close);
+        };
+        let after = if out.keeps_alive() {
+            After::Next
+        } else if body_done {
+            After::Close
+        } else {
+            After::Linger
+        };
+        if out.is_done() {
+            self.log_request(head, who, status, out.sent(), started);
+            return Settled::Sent(after);
+        }
+        Settled::Sending {
+            out: out.into_owned(),
+            status,
+            after,
+        }
+    }
+
+    /// While draining, a connection gets one more answer, and stays open after it only if the
+    /// client has already sent (part of) its next request, which is then answered too.
+    fn keeps_open_while_draining(&mut self) -> bool {
+        if !self.shared.is_draining() {
+            return true;
+        }
+        self.shared.drained_requests.fetch_add(1, Ordering::Relaxed);
+        if self.buf.is_empty() {
+            let cap = self.shared.config.max_head_bytes + 1;
+            let _ = self.socket.try_fill(&mut self.buf, cap);
+        }
+        !self.buf.is_empty()
+    }
+
+    /// Sets the phase that follows an answer decided for `req`. `body` is kept only when it
+    /// is to be read and dropped.
+    pub(super) fn settle(
+        &mut self,
+        req: Request,
+        body: Option<BodyDecoder>,
+        settled: Settled,
+    ) -> Flow {
+        match settled {
+            Settled::Sent(after) => {
+                self.spare.reclaim(req.head);
+                self.after(after)
             }
-            return false;
+            Settled::Drop(resp) => {
+                let Some(mut body) = body else {
+                    // Not reached: a body to drop comes with its decoder.
+                    return Flow::Close;
+                };
+                body.set_limit(body.received().saturating_add(MAX_DRAIN_BYTES));
+                let deadline = Instant::now() + self.shared.config.body_read_timeout;
+                self.phase = Phase::Body(Box::new(Inbound {
+                    req,
+                    body,
+                    into: Into::Drop(resp),
+                    deadline,
+                }));
+                Flow::Go
+            }
+            Settled::Sending { out, status, after } => {
+                self.park_send(Logged::Request(req), out, status, after)
+            }
+            Settled::Closed => Flow::Close,
         }
-        self.idle_deadline = Instant::now() + config.idle_timeout;
-        self.buf.shrink_if_idle();
-        true
     }
 
-    /// Uncounts a request body once it has been read (or given up on).
-    fn end_body(&self, has_body: bool) {
-        if has_body {
-            self.shared.in_body.fetch_sub(1, Ordering::Relaxed);
-        }
+    /// Parks a send that filled the socket.
+    pub(super) fn park_send(
+        &mut self,
+        log: Logged,
+        out: Outgoing<'static>,
+        status: Status,
+        after: After,
+    ) -> Flow {
+        let deadline = Instant::now() + self.shared.config.write_timeout;
+        self.phase = Phase::Send(Box::new(Outbound {
+            log,
+            status,
+            written: out.written(),
+            out,
+            after,
+            deadline,
+        }));
+        Flow::Park
     }
 
-    /// Writes the answer for an error that happened before or instead of routing.
-    /// The connection closes after it.
-    pub(super) fn answer_error(&mut self, head: Option<&Head>, e: Error) {
-        let started = Instant::now();
+    /// Answers an error found before a request could be read whole (a head that breaks the
+    /// syntax or a limit, or comes too slowly); the connection closes after it.
+    pub(super) fn answer_early(&mut self, e: Error) -> Flow {
         let status = e.status();
         let opts = WriteOptions {
-            head_only: head.is_some_and(|h| h.method == Method::Head),
-            version: head.map_or(Version::Http11, |h| h.version),
+            head_only: false,
+            version: Version::Http11,
             keep_alive: false,
             date: None,
         };
         let socket = &mut self.socket;
-        let sent = with_scratch(|scratch| write_response(socket, scratch, e.response(), &opts))
-            .map_or(0, |(n, _)| n);
-        match head {
-            Some(h) => self.log_request(h, &Who::default(), status, sent, started),
-            None => self.shared.log.access(format_args!(
-                "{} - - {} {} ({})",
-                self.peer,
-                status.0,
-                sent,
-                e.message()
-            )),
-        }
-        if matches!(e, Error::Timeout) {
-            // A client too slow to send its head is not worth a worker's wait: just close.
-            self.socket.shutdown_write();
+        let written = with_scratch(|scratch| write_response(socket, scratch, e.response(), &opts));
+        // A client too slow to send its head is not worth lingering for: just close.
+        let after = if matches!(e, Error::Timeout) {
+            After::Close
         } else {
-            self.linger();
-        }
-    }
-
-    /// Stops sending and reads what the client still sends, for a short while, so that closing
-    /// with unread data does not reset the connection before the client reads our answer.
-    fn linger(&mut self) {
-        self.socket.shutdown_write();
-        self.socket.set_read_timeout(LINGER_TIMEOUT);
-        let deadline = Instant::now() + LINGER_TIMEOUT;
-        let mut sink = [0u8; 8192];
-        let mut total = 0u64;
-        while Instant::now() < deadline && total < MAX_LINGER_BYTES {
-            match self.socket.read(&mut sink) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => total += n as u64,
+            After::Linger
+        };
+        let note = e.message();
+        match written {
+            Ok(out) if !out.is_done() => {
+                self.park_send(Logged::Early { note }, out.into_owned(), status, after)
+            }
+            written => {
+                let sent = written.map_or(0, |out| out.sent());
+                self.log_done(Logged::Early { note }, status, sent);
+                self.after(after)
             }
         }
     }
 
-    fn log_request(&self, head: &Head, who: &Who<'_>, status: Status, sent: u64, started: Instant) {
-        self.shared.log.access_with(|line| {
-            use std::fmt::Write;
-            // Writing to a String cannot fail. Behind a trusted proxy the line starts with the
-            // client it forwarded for; the proxy's own address is in the connection lines.
-            let _ = match who.client {
-                Some(client) => write!(line, "{client} "),
-                None => write!(line, "{} ", self.peer),
-            };
-            if let Some(user) = who.user {
-                line.push_str("user=");
-                escape_user_for_log(user.as_bytes(), line);
-                line.push(' ');
-            }
-            line.push('"');
-            escape_for_log(head.method_token(), line);
-            line.push(' ');
-            escape_for_log(head.target(), line);
-            let _ = write!(
-                line,
-                "\" {} {sent}B {:.3}ms",
-                status.0,
-                started.elapsed().as_secs_f64() * 1000.0
-            );
-        });
-    }
-}
-
-/// Who made a request, as the handler found out, for its log line.
-#[derive(Default)]
-struct Who<'a> {
-    client: Option<IpAddr>,
-    user: Option<&'a str>,
-}
-
-/// A user name as one log field: bytes other than letters, digits and `.`, `_`, `-`, `@` are
-/// written as `\xNN`, so that a name cannot contain a space, a quote or a line break.
-fn escape_user_for_log(name: &[u8], out: &mut String) {
-    use std::fmt::Write;
-    for &b in name.iter().take(MAX_LOGGED_USER_BYTES) {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@') {
-            out.push(char::from(b));
-        } else {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "\\x{b:02x}");
+    /// Our side failed, not the client: says why, whatever `--quiet` says.
+    fn log_failure(&self, head: &Head, who: &Who, e: &Error) {
+        let mut target = String::new();
+        escape_for_log(head.target(), &mut target);
+        let message = e.message();
+        match who.client {
+            Some(client) => self
+                .shared
+                .log
+                .info(format_args!("{client} error on {target}: {message}")),
+            None => self
+                .shared
+                .log
+                .info(format_args!("{} error on {target}: {message}", self.peer)),
         }
-    }
-    if name.len() > MAX_LOGGED_USER_BYTES {
-        out.push_str("...");
-    }
-}
-
-/// Longest user name written whole to the log.
-const MAX_LOGGED_USER_BYTES: usize = 64;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn user_names_are_one_safe_log_field() {
-        let cases: &[(&[u8], &str)] = &[
-            (b"alice", "alice"),
-            (b"a.b_c-d@e", "a.b_c-d@e"),
-            (b"a b", "a\\x20b"),
-            (b"x\"\n", "x\\x22\\x0a"),
-            ("\u{e9}".as_bytes(), "\\xc3\\xa9"),
-        ];
-        for (name, want) in cases {
-            let mut out = String::new();
-            escape_user_for_log(name, &mut out);
-            assert_eq!(out, *want);
-        }
-        let mut out = String::new();
-        escape_user_for_log(&[b'a'; 100], &mut out);
-        assert_eq!(out.len(), MAX_LOGGED_USER_BYTES + 3);
     }
 }

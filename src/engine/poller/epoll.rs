@@ -115,6 +115,7 @@ impl<T: Waiting> Poller<T> {
         let deadline = item.deadline();
         let fd = item.fd();
         let known = item.is_registered();
+        let write = item.wants_write();
         item.set_registered();
         let idle = item.is_idle();
         self.ctl.parked();
@@ -140,7 +141,7 @@ impl<T: Waiting> Poller<T> {
         let token = (u64::from(slot.generation) << 32) | u64::from(index);
         state.live += 1;
         state.deadlines.push(Reverse((deadline, token)));
-        let armed = self.epoll.arm_once(fd, token, known).is_ok();
+        let armed = self.epoll.arm_once(fd, token, known, write).is_ok();
         if state.deadlines.len() > 2 * state.live + HEAP_SLACK {
             rebuild_deadlines(&mut state);
         }

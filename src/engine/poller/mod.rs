@@ -1,10 +1,13 @@
-//! The poller: one thread that holds every connection with nothing to read, so that no worker
-//! ever waits on a quiet socket.
+//! The poller: one thread that holds every connection waiting on its socket, so that no worker
+//! ever waits on the network.
 //!
-//! A worker that finds its connection's socket empty parks the connection here and takes the
-//! next job. The poller hands a parked connection back to the pool when its socket turns
-//! readable (bytes, or the client's close), when its deadline passes (idle or head timeout), or,
-//! once the server drains, at once if it is idle. It never reads a request byte itself.
+//! A worker whose connection meets `WouldBlock` parks the connection here and takes the next
+//! job: one with nothing to read waits for readability (between requests, or in the middle of a
+//! head or a body), one whose socket is full waits for writability (in the middle of an
+//! answer). The poller hands a parked connection back to the pool when its socket turns ready
+//! (bytes, room, or the client's close), when its deadline passes (idle, head, body or send
+//! timeout), or, once the server drains, at once if it is idle. It never reads or writes a
+//! byte of a connection itself.
 //!
 //! Two backends with one interface: `epoll` on Linux, where a worker arms its socket itself and
 //! a wait costs O(ready); `poll` elsewhere, where the poll set lives in the poller thread (a park
@@ -32,6 +35,10 @@ pub trait Waiting {
     fn fd(&self) -> RawFd;
     /// When the item must be handed back even if its socket stays quiet.
     fn deadline(&self) -> Instant;
+    /// Whether the item waits for room to write (else for bytes to read, or the peer's close).
+    fn wants_write(&self) -> bool {
+        false
+    }
     /// Whether nothing of a request has arrived (such an item is closed when the server drains).
     fn is_idle(&self) -> bool;
     /// Whether the socket has been registered with the backend before (epoll keeps it).

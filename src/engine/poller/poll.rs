@@ -77,7 +77,11 @@ impl<T: Waiting> Poller<T> {
                 std::mem::swap(&mut *inbox, &mut taken);
             }
             for item in taken.drain(..) {
-                fds.push(PollFd::readable(item.fd()));
+                fds.push(if item.wants_write() {
+                    PollFd::writable(item.fd())
+                } else {
+                    PollFd::readable(item.fd())
+                });
                 items.push(item);
             }
             if self.ctl.is_stopped() {

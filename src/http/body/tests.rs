@@ -157,140 +157,97 @@ fn the_largest_chunk_size_does_not_overflow() {
     assert_eq!(r.data.len(), 2);
 }
 
-/// A socket stand-in: reads come from `input` in pieces of `step`, writes collect in `output`.
-struct Mock {
-    input: Vec<u8>,
-    pos: usize,
+/// Feeds `input` to a decoder in pieces of `step` bytes, as a socket might deliver it; returns
+/// the data and how many input bytes belonged to the body.
+fn feed_in_steps(
+    framing: Framing,
+    limit: u64,
+    input: &[u8],
     step: usize,
-    output: Vec<u8>,
-}
-
-impl Read for Mock {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = self.step.min(out.len()).min(self.input.len() - self.pos);
-        out[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-impl Write for Mock {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-fn mock(input: &[u8], step: usize) -> Mock {
-    Mock {
-        input: input.to_vec(),
-        pos: 0,
-        step,
-        output: Vec::new(),
-    }
-}
-
-#[test]
-fn reads_a_length_body_from_buffer_then_socket_and_no_further() {
-    for step in [1, 2, 5, 100] {
-        let mut buf = ReadBuf::new();
-        buf.fill(&mut &b"hel"[..], 100).unwrap();
-        let mut s = mock(b"lo worldNEXT", step);
-        let mut r = BodyReader::new(&mut buf, &mut s, Framing::Length(11), false, 64, 64);
-        let mut body = Vec::new();
-        r.read_to_end(&mut body).unwrap();
-        assert_eq!(body, b"hello world");
-        assert!(r.is_finished());
-        assert_eq!(s.pos, 8, "read past the body");
-    }
-}
-
-#[test]
-fn reads_a_chunked_body_and_leaves_the_next_request_buffered() {
-    for step in [1, 3, 100] {
-        let mut buf = ReadBuf::new();
-        let mut s = mock(b"4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\nGET /", step);
-        let mut body = Vec::new();
-        {
-            let mut r = BodyReader::new(&mut buf, &mut s, Framing::Chunked, false, 64, 64);
-            r.read_to_end(&mut body).unwrap();
+) -> Result<(Vec<u8>, usize), Error> {
+    let mut d = BodyDecoder::new(framing, 64);
+    d.set_limit(limit);
+    let mut data = Vec::new();
+    let mut pos = 0;
+    while pos < input.len() && !d.is_finished() {
+        let end = (pos + d.wants(step)).min(input.len());
+        let piece = &input[pos..end];
+        let used = d.feed(piece, &mut |data_piece| {
+            data.extend_from_slice(data_piece);
+            Ok(())
+        })?;
+        pos += used;
+        if used < piece.len() {
+            break;
         }
-        assert_eq!(body, b"Wikipedia");
-        let mut rest = buf.filled().to_vec();
-        rest.extend_from_slice(&s.input[s.pos..]);
-        assert_eq!(rest, b"GET /");
+    }
+    Ok((data, pos))
+}
+
+#[test]
+fn takes_a_length_body_in_any_pieces_and_no_further() {
+    for step in [1, 2, 5, 100] {
+        let (data, used) =
+            feed_in_steps(Framing::Length(11), u64::MAX, b"hello worldNEXT", step).unwrap();
+        assert_eq!(data, b"hello world", "step {step}");
+        assert_eq!(used, 11, "step {step}: went past the body");
+    }
+    let d = BodyDecoder::new(Framing::Length(11), 64);
+    assert_eq!(
+        d.wants(4096),
+        11,
+        "never asks the socket for more than the body"
+    );
+}
+
+#[test]
+fn takes_a_chunked_body_and_leaves_the_next_request() {
+    let input = b"4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\nGET /";
+    for step in [1, 3, 100] {
+        let (data, used) = feed_in_steps(Framing::Chunked, u64::MAX, input, step).unwrap();
+        assert_eq!(data, b"Wikipedia", "step {step}");
+        assert_eq!(&input[used..], b"GET /", "step {step}");
     }
 }
 
 #[test]
-fn a_short_body_is_an_unexpected_eof() {
-    let mut buf = ReadBuf::new();
-    let mut s = mock(b"abc", 10);
-    let mut r = BodyReader::new(&mut buf, &mut s, Framing::Length(5), false, 64, 64);
-    let e = r.read_to_end(&mut Vec::new()).unwrap_err();
-    assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
-    assert!(!r.discard_rest(1000));
+fn a_body_not_yet_complete_is_not_finished() {
+    let mut d = BodyDecoder::new(Framing::Length(5), 64);
+    d.feed(b"abc", &mut |_| Ok(())).unwrap();
+    assert!(!d.is_finished());
+    assert_eq!(d.received(), 3);
+    assert_eq!(d.wants(100), 2);
 }
 
 #[test]
 fn enforces_the_limit_on_both_framings() {
-    let mut buf = ReadBuf::new();
-    let mut s = mock(b"abcdef", 10);
-    let mut r = BodyReader::new(&mut buf, &mut s, Framing::Length(6), false, 64, 64);
-    r.set_limit(5);
-    let e = r.read_to_end(&mut Vec::new()).unwrap_err();
-    assert!(matches!(Error::from_body_io(e), Error::BodyTooLarge));
+    let mut taken = 0;
+    let mut d = BodyDecoder::new(Framing::Length(6), 64);
+    d.set_limit(5);
+    let e = d.feed(b"abcdef", &mut |p| {
+        taken += p.len();
+        Ok(())
+    });
+    assert!(matches!(e, Err(Error::BodyTooLarge)));
     assert_eq!(
-        s.pos, 0,
-        "a declared length over the limit is refused before reading"
+        taken, 0,
+        "a declared length over the limit is refused before any byte"
     );
 
-    let mut buf = ReadBuf::new();
-    let mut s = mock(b"3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n", 10);
-    let mut r = BodyReader::new(&mut buf, &mut s, Framing::Chunked, false, 64, 64);
-    r.set_limit(5);
-    let e = r.read_to_end(&mut Vec::new()).unwrap_err();
-    assert!(matches!(Error::from_body_io(e), Error::BodyTooLarge));
-}
-
-#[test]
-fn sends_100_continue_only_when_the_body_is_read() {
-    let mut buf = ReadBuf::new();
-    let mut s = mock(b"abc", 10);
-    {
-        let r = BodyReader::new(&mut buf, &mut s, Framing::Length(3), true, 64, 64);
-        assert!(r.is_continue_pending());
+    for step in [1, 4, 100] {
+        let e = feed_in_steps(
+            Framing::Chunked,
+            5,
+            b"3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n",
+            step,
+        );
+        assert!(matches!(e, Err(Error::BodyTooLarge)), "step {step}");
     }
-    assert!(s.output.is_empty());
-    let mut r = BodyReader::new(&mut buf, &mut s, Framing::Length(3), true, 64, 64);
-    let mut body = Vec::new();
-    r.read_to_end(&mut body).unwrap();
-    assert_eq!(body, b"abc");
-    assert_eq!(s.output, b"HTTP/1.1 100 Continue\r\n\r\n");
 }
 
 #[test]
-fn discards_small_rests_and_refuses_large_ones() {
-    let mut buf = ReadBuf::new();
-    let mut s = mock(b"0123456789", 3);
-    let mut r = BodyReader::new(&mut buf, &mut s, Framing::Length(10), false, 64, 64);
-    assert!(r.discard_rest(10));
-    let mut buf = ReadBuf::new();
-    let mut s = mock(b"0123456789", 3);
-    let mut r = BodyReader::new(&mut buf, &mut s, Framing::Length(10), false, 64, 64);
-    assert!(!r.discard_rest(9));
-    let mut buf = ReadBuf::new();
-    let mut s = mock(b"a\r\n0123456789\r\n0\r\n\r\n", 3);
-    let mut r = BodyReader::new(&mut buf, &mut s, Framing::Chunked, false, 64, 64);
-    assert!(!r.discard_rest(9));
-    let mut buf = ReadBuf::new();
-    let mut s = mock(b"abc", 3);
-    let mut r = BodyReader::new(&mut buf, &mut s, Framing::Length(3), true, 64, 64);
-    assert!(
-        !r.discard_rest(100),
-        "a body never invited cannot be skipped"
-    );
+fn the_sinks_error_stops_the_feed() {
+    let mut d = BodyDecoder::new(Framing::Length(6), 64);
+    let e = d.feed(b"abcdef", &mut |_| Err(Error::InsufficientStorage));
+    assert!(matches!(e, Err(Error::InsufficientStorage)));
 }
