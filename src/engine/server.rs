@@ -22,8 +22,6 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// How long the acceptor may block writing a 503 to a connection it turns away.
-const REJECT_WRITE_TIMEOUT: Duration = Duration::from_millis(100);
 /// Pause after a failed accept (out of file descriptors, say), so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(10);
 /// How long (seconds) the kernel holds a new connection that has sent nothing before handing it
@@ -41,8 +39,8 @@ const REJECT_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Typ
 /// A bound server, not yet accepting.
 pub struct Server {
     listener: TcpListener,
-    /// The `TCP_NODELAY` and write timeout set on the listener, for accepted sockets to inherit
-    /// (`None` if they could not be set).
+    /// The `TCP_NODELAY` set on the listener, for accepted sockets to inherit (`None` if it
+    /// could not be set).
     preset: Option<Preset>,
     shared: Arc<Shared>,
     pool: Arc<Pool>,
@@ -130,7 +128,7 @@ impl Server {
                 format!("cannot listen on {}: {e}{hint}", config.addr),
             )
         })?;
-        let (listener, preset) = preset_listener(listener, config.write_timeout);
+        let (listener, preset) = preset_listener(listener);
         // A new connection reaches accept() with its first request: the worker that takes it
         // finds the request there instead of going round the queue or the poller for it.
         let _ = sys::set_defer_accept(listener.as_fd(), DEFER_ACCEPT_SECS);
@@ -249,7 +247,7 @@ impl Server {
     }
 
     /// Hands a connection to the pool, or turns it away. `preset`: whether the socket already
-    /// has `TCP_NODELAY` and the write timeout.
+    /// has `TCP_NODELAY`.
     fn admit(&self, stream: TcpStream, peer: SocketAddr, preset: bool) {
         let shared = &self.shared;
         if shared.in_flight.fetch_add(1, Ordering::Relaxed) >= shared.config.max_connections {
@@ -290,45 +288,39 @@ impl Server {
 }
 
 /// Socket options set once on the listening socket. Linux copies a listener's options to each
-/// socket it accepts, which saves each connection two system calls (`TCP_NODELAY` and the write
-/// timeout). The receive timeout is not preset: on the listener it would also bound `accept`.
+/// socket it accepts, which saves each connection a system call (`TCP_NODELAY`). (Not
+/// `O_NONBLOCK`: that is a file status flag, which accepted sockets do not inherit.)
 #[derive(Clone, Copy, PartialEq, Debug)]
 struct Preset {
     nodelay: bool,
-    /// As the kernel reports it back (rounded to its clock tick).
-    write_timeout: Option<Duration>,
 }
 
 impl Preset {
     fn of(socket: &TcpStream) -> io::Result<Preset> {
         Ok(Preset {
             nodelay: socket.nodelay()?,
-            write_timeout: socket.write_timeout()?,
         })
     }
 }
 
 /// Sets the preset options on the listener and returns them as the kernel reports them.
-fn preset_listener(
-    listener: TcpListener,
-    write_timeout: Duration,
-) -> (TcpListener, Option<Preset>) {
+fn preset_listener(listener: TcpListener) -> (TcpListener, Option<Preset>) {
     // std offers these options on streams only; a listening socket takes them all the same, so
     // look at the descriptor as a stream for the time it takes to set them.
     let socket = TcpStream::from(OwnedFd::from(listener));
     let preset = socket
         .set_nodelay(true)
-        .and_then(|()| socket.set_write_timeout(Some(write_timeout)))
         .and_then(|()| Preset::of(&socket))
         .ok();
     (TcpListener::from(OwnedFd::from(socket)), preset)
 }
 
-/// Turns a connection away without reading from it.
+/// Turns a connection away without reading from it, and without waiting: the 503 goes in one
+/// non-blocking write (a new socket's buffer always has room for it).
 fn reject(stream: TcpStream) {
-    let _ = stream.set_write_timeout(Some(REJECT_WRITE_TIMEOUT));
+    let _ = stream.set_nonblocking(true);
     let mut s = &stream;
-    let _ = s.write_all(REJECT_RESPONSE);
+    let _ = s.write(REJECT_RESPONSE);
     let _ = stream.shutdown(Shutdown::Write);
 }
 
@@ -400,10 +392,9 @@ mod tests {
     #[test]
     fn accepted_sockets_inherit_the_listener_options() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let (listener, preset) = preset_listener(listener, Duration::from_secs(7));
+        let (listener, preset) = preset_listener(listener);
         let preset = preset.expect("options set on the listener");
         assert!(preset.nodelay);
-        assert_eq!(preset.write_timeout, Some(Duration::from_secs(7)));
         let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (accepted, _) = listener.accept().unwrap();
         // What the acceptor relies on to skip two system calls per connection (Linux).
