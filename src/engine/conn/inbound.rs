@@ -27,6 +27,16 @@ pub(super) struct Inbound {
     pub deadline: Instant,
 }
 
+/// Where a turn of reading a body got to.
+enum Pumped {
+    /// The body is complete.
+    Done,
+    /// The socket is empty.
+    Empty,
+    /// The turn's share of bytes is spent.
+    Spent,
+}
+
 /// Where the body goes.
 pub(super) enum Into {
     /// An upload: the handler's sink.
@@ -40,11 +50,15 @@ impl Conn {
     /// is complete or broken off.
     pub(super) fn continue_body(&mut self, mut inbound: Box<Inbound>) -> Flow {
         let pumped = match self.pump(&mut inbound) {
-            Ok(false) if Instant::now() < inbound.deadline => {
+            Ok(Pumped::Spent) => {
+                self.phase = Phase::Body(inbound);
+                return Flow::Yield;
+            }
+            Ok(Pumped::Empty) if Instant::now() < inbound.deadline => {
                 self.phase = Phase::Body(inbound);
                 return Flow::Park;
             }
-            Ok(false) => Err(Error::Timeout),
+            Ok(Pumped::Empty) => Err(Error::Timeout),
             pumped => pumped,
         };
         let Inbound {
@@ -65,12 +79,12 @@ impl Conn {
         self.settle(req, Some(body), settled)
     }
 
-    /// Feeds the body what is buffered, then what the socket has, without waiting. Returns
-    /// whether the body is complete (else the socket is empty).
+    /// Feeds the body what is buffered, then what the socket has, without waiting, up to the
+    /// turn's share.
     ///
     /// # Errors
     /// The body's (framing, limit) and the sink's errors; `IncompleteBody` when the client left.
-    fn pump(&mut self, inbound: &mut Inbound) -> Result<bool, Error> {
+    fn pump(&mut self, inbound: &mut Inbound) -> Result<Pumped, Error> {
         let Inbound {
             body,
             into,
@@ -86,11 +100,17 @@ impl Conn {
             self.buf.consume(used);
         }
         let timeout = self.shared.config.body_read_timeout;
-        let (socket, buf) = (&mut self.socket, &mut self.buf);
+        let (socket, buf, left) = (&mut self.socket, &mut self.buf, &mut self.turn_left);
         while !body.is_finished() {
+            if *left == 0 {
+                return Ok(Pumped::Spent);
+            }
             // Straight into the worker's copy buffer, at most up to the body's end.
             let read = with_copy_buf(|chunk| -> Result<bool, Error> {
-                let want = body.wants(chunk.len());
+                let room = usize::try_from(*left)
+                    .unwrap_or(usize::MAX)
+                    .min(chunk.len());
+                let want = body.wants(room);
                 let into = chunk.get_mut(..want).unwrap_or_default();
                 let n = match socket.read(into) {
                     Ok(0) => return Err(Error::IncompleteBody),
@@ -100,6 +120,7 @@ impl Conn {
                     // Reset by the client: it has gone.
                     Err(_) => return Err(Error::IncompleteBody),
                 };
+                *left = left.saturating_sub(n as u64);
                 let got = into.get(..n).unwrap_or_default();
                 let used = body.feed(got, &mut sink)?;
                 // A chunked body's end can come with the start of the next request.
@@ -109,10 +130,10 @@ impl Conn {
                 Ok(true)
             })?;
             if !read {
-                return Ok(false);
+                return Ok(Pumped::Empty);
             }
             *deadline = Instant::now() + timeout;
         }
-        Ok(true)
+        Ok(Pumped::Done)
     }
 }

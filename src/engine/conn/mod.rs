@@ -59,6 +59,10 @@ use std::time::{Duration, Instant};
 /// the queue) after this many requests in a row. Pipelining clients send several requests at
 /// once; this bounds how long one of them keeps a worker from the others.
 pub const MAX_REQUESTS_PER_TURN: u32 = 32;
+/// The most body bytes (sent or received) a connection moves in one turn on a worker before it
+/// gives the worker back, if others wait for one: a fast client downloading or uploading a big
+/// file keeps no one else waiting for more than a few milliseconds.
+pub const MAX_BODY_BYTES_PER_TURN: u64 = 4 * 1024 * 1024;
 /// After an answer that leaves request bytes unread, the server stops sending and reads (and
 /// drops) what the client still sends for at most this long before it closes, so that the
 /// client sees the answer rather than a reset (RFC 9112 §9.6).
@@ -79,6 +83,8 @@ pub struct Conn {
     /// When the head now arriving must be complete, once its first byte is in.
     head_deadline: Option<Instant>,
     requests: u64,
+    /// Body bytes this turn may still move (see `MAX_BODY_BYTES_PER_TURN`).
+    turn_left: u64,
     /// A request body is being read (counted in `Shared::in_body`).
     in_body: bool,
     /// The poller found the socket ready: go at once, without the look round the queue.
@@ -113,12 +119,14 @@ pub enum Step {
 }
 
 /// What one step of a phase came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flow {
     /// Go on at once with the phase now set.
     Go,
     /// The socket is not ready: park with the phase now set.
     Park,
-    /// Others wait for a worker: back of the queue with the phase now set.
+    /// This turn has done its share: back of the queue with the phase now set, if others wait
+    /// for a worker (else go on).
     Yield,
     /// Close the connection.
     Close,
@@ -176,6 +184,7 @@ impl Conn {
             idle_deadline: Instant::now() + shared.config.idle_timeout,
             head_deadline: None,
             requests: 0,
+            turn_left: MAX_BODY_BYTES_PER_TURN,
             in_body: false,
             woken: false,
             registered: false,
@@ -198,6 +207,7 @@ impl Conn {
     /// wait for a worker (then a long run of requests yields).
     pub fn run(mut self, others_waiting: &dyn Fn() -> bool) -> Step {
         let mut served = 0;
+        self.turn_left = MAX_BODY_BYTES_PER_TURN;
         // Only the first look after a wake-up knows the socket is ready.
         let mut woken = std::mem::take(&mut self.woken);
         loop {
@@ -224,7 +234,8 @@ impl Conn {
             match flow {
                 Flow::Go => {}
                 Flow::Park => return Step::Park(self),
-                Flow::Yield => return Step::Yield(self),
+                Flow::Yield if others_waiting() => return Step::Yield(self),
+                Flow::Yield => self.turn_left = MAX_BODY_BYTES_PER_TURN,
                 Flow::Close => {
                     self.close();
                     return Step::Done;

@@ -9,12 +9,14 @@
 use super::serve::Request;
 use super::{Conn, Flow, Phase, LINGER_TIMEOUT, MAX_LINGER_BYTES};
 use crate::buf::{with_copy_buf, with_scratch};
+use crate::engine::socket::Socket;
 use crate::http::escape_for_log;
 use crate::http::handler::Who;
 use crate::http::parse::Head;
-use crate::http::response::Outgoing;
+use crate::http::response::{Outgoing, Sink};
 use crate::http::Status;
-use std::io::{self, Read};
+use std::fs::File;
+use std::io::{self, IoSlice, Read, Write};
 use std::time::Instant;
 
 /// An answer being sent: what a connection parked in the middle of one keeps.
@@ -28,6 +30,67 @@ pub(super) struct Outbound {
     /// When the connection is given up on if the client takes nothing more (moved on by every
     /// write that goes through).
     pub deadline: Instant,
+}
+
+/// The socket, with a bound on the bytes one turn may send: past it, writes say `WouldBlock`
+/// and `spent` is set, so the send stops there and the connection gives its worker back.
+pub(super) struct Metered<'a> {
+    pub socket: &'a mut Socket,
+    pub left: &'a mut u64,
+    pub spent: bool,
+}
+
+impl Metered<'_> {
+    /// How much of `want` bytes this turn may still send; `WouldBlock` when nothing.
+    fn allow(&mut self, want: u64) -> io::Result<u64> {
+        if *self.left == 0 {
+            self.spent = true;
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(want.min(*self.left))
+    }
+
+    fn count(&mut self, n: usize) -> usize {
+        *self.left = self.left.saturating_sub(n as u64);
+        n
+    }
+}
+
+impl Write for Metered<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let allowed = usize::try_from(self.allow(buf.len() as u64)?).unwrap_or(usize::MAX);
+        let n = self.socket.write(buf.get(..allowed).unwrap_or_default())?;
+        Ok(self.count(n))
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let total: u64 = bufs.iter().map(|b| b.len() as u64).sum();
+        if self.allow(total)? < total {
+            // Near the end of the turn's share: one slice at a time, cut to what is left.
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            return self.write(first);
+        }
+        let n = self.socket.write_vectored(bufs)?;
+        Ok(self.count(n))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink for Metered<'_> {
+    fn send_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<Option<u64>> {
+        let allowed = self.allow(len)?;
+        let sent = self.socket.send_file(file, offset, allowed)?;
+        if let Some(n) = sent {
+            self.count(usize::try_from(n).unwrap_or(usize::MAX));
+        }
+        Ok(sent)
+    }
 }
 
 /// What the access log says of an answer once it has gone.
@@ -52,8 +115,18 @@ pub(super) enum After {
 impl Conn {
     /// Sends what the socket takes now; parks when it is full, goes on when all is sent.
     pub(super) fn continue_send(&mut self, mut outbound: Box<Outbound>) -> Flow {
-        let socket = &mut self.socket;
-        let sent = with_scratch(|scratch| outbound.out.resume(socket, scratch));
+        let mut metered = Metered {
+            socket: &mut self.socket,
+            left: &mut self.turn_left,
+            spent: false,
+        };
+        let sent = with_scratch(|scratch| outbound.out.resume(&mut metered, scratch));
+        if metered.spent && sent.is_ok() && !outbound.out.is_done() {
+            outbound.written = outbound.out.written();
+            outbound.deadline = Instant::now() + self.shared.config.write_timeout;
+            self.phase = Phase::Send(outbound);
+            return Flow::Yield;
+        }
         let Outbound {
             log, status, out, ..
         } = match sent {

@@ -7,7 +7,7 @@
 //! the rest of a send, the log line and lingering (`outbound.rs`).
 
 use super::inbound::{Inbound, Into};
-use super::outbound::{After, Logged, Outbound};
+use super::outbound::{After, Logged, Metered, Outbound};
 use super::{catching, Conn, Flow, Phase};
 use crate::buf::with_scratch;
 use crate::config::MAX_DRAIN_BYTES;
@@ -59,11 +59,13 @@ pub(super) enum Settled {
     Sent(After),
     /// The body must be read and dropped before this answer goes (to keep the connection).
     Drop(Box<Response<'static>>),
-    /// Sending, and the socket is full: the rest waits in the poller.
+    /// Sending, and the socket is full (`then` is `Park`: the rest waits in the poller), or
+    /// the turn's share is spent (`Yield`).
     Sending {
         out: Outgoing<'static>,
         status: Status,
         after: After,
+        then: Flow,
     },
     /// Closed without an answer (logged).
     Closed,
@@ -227,8 +229,17 @@ impl Conn {
             keep_alive,
             date: date.as_deref(),
         };
-        let socket = &mut self.socket;
-        let written = with_scratch(|scratch| write_response(socket, scratch, resp, &opts));
+        let mut metered = Metered {
+            socket: &mut self.socket,
+            left: &mut self.turn_left,
+            spent: false,
+        };
+        let written = with_scratch(|scratch| write_response(&mut metered, scratch, resp, &opts));
+        let then = if metered.spent {
+            Flow::Yield
+        } else {
+            Flow::Park
+        };
         let Ok(out) = written else {
             self.log_request(head, who, status, 0, started);
             return Settled::Sent(After::Close);
@@ -248,6 +259,7 @@ impl Conn {
             out: out.into_owned(),
             status,
             after,
+            then,
         }
     }
 
@@ -293,20 +305,25 @@ impl Conn {
                 }));
                 Flow::Go
             }
-            Settled::Sending { out, status, after } => {
-                self.park_send(Logged::Request(req), out, status, after)
-            }
+            Settled::Sending {
+                out,
+                status,
+                after,
+                then,
+            } => self.park_send(Logged::Request(req), out, status, after, then),
             Settled::Closed => Flow::Close,
         }
     }
 
-    /// Parks a send that filled the socket.
+    /// Keeps a send that stopped before its end (`then`: parked for the socket, or yielding
+    /// the worker).
     pub(super) fn park_send(
         &mut self,
         log: Logged,
         out: Outgoing<'static>,
         status: Status,
         after: After,
+        then: Flow,
     ) -> Flow {
         let deadline = Instant::now() + self.shared.config.write_timeout;
         self.phase = Phase::Send(Box::new(Outbound {
@@ -317,7 +334,7 @@ impl Conn {
             after,
             deadline,
         }));
-        Flow::Park
+        then
     }
 
     /// Answers an error found before a request could be read whole (a head that breaks the
@@ -341,7 +358,8 @@ impl Conn {
         let note = e.message();
         match written {
             Ok(out) if !out.is_done() => {
-                self.park_send(Logged::Early { note }, out.into_owned(), status, after)
+                let out = out.into_owned();
+                self.park_send(Logged::Early { note }, out, status, after, Flow::Park)
             }
             written => {
                 let sent = written.map_or(0, |out| out.sent());
