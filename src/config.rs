@@ -54,9 +54,30 @@ pub const MAX_HEAD_BYTES_LIMIT: usize = 1024 * 1024;
 pub const THREADS_PER_CORE: usize = 4;
 /// Fewest worker threads by default, whatever the core count.
 pub const MIN_DEFAULT_THREADS: usize = 8;
-/// Connections admitted (being served or waiting for a worker) per worker thread; past
-/// `threads * CONNECTIONS_PER_THREAD` the acceptor answers 503 itself.
-pub const CONNECTIONS_PER_THREAD: usize = 256;
+/// Most connections admitted at once by default (being served, queued, or parked between
+/// requests or in the middle of a transfer); past it the acceptor answers 503 itself. A parked
+/// connection costs a few KiB (README, "Slow clients"), so this is bounded by descriptors, not
+/// memory: see [`max_connections_for`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// The open-descriptor limit the server raises its soft limit to at start-up (within the hard
+/// limit).
+pub const WANTED_OPEN_FILES: u64 = 65_536;
+/// Descriptors one connection may hold at once: its socket, and for an upload the temporary
+/// file and its folder (a download: the file).
+pub const FDS_PER_CONNECTION: u64 = 3;
+/// Descriptors kept for everything else: the listener, the poller, stdio, the log, start-up
+/// and clean-up work.
+pub const RESERVED_FDS: u64 = 64;
+
+/// The default connection limit under an open-descriptor limit of `open_files`: as many
+/// connections as fit with `FDS_PER_CONNECTION` each, at most `DEFAULT_MAX_CONNECTIONS`, at
+/// least one.
+pub fn max_connections_for(open_files: u64) -> usize {
+    let fit = open_files.saturating_sub(RESERVED_FDS) / FDS_PER_CONNECTION;
+    usize::try_from(fit)
+        .unwrap_or(usize::MAX)
+        .clamp(1, DEFAULT_MAX_CONNECTIONS)
+}
 
 /// Everything the server needs to run. Build it with `Config::default()` and adjust fields.
 #[derive(Debug, Clone)]
@@ -209,7 +230,7 @@ impl Default for Config {
             addr: SocketAddr::new(DEFAULT_BIND, DEFAULT_PORT),
             directory: None,
             threads,
-            max_connections: threads * CONNECTIONS_PER_THREAD,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             max_head_bytes: MAX_HEAD_BYTES,
             max_request_line_bytes: MAX_REQUEST_LINE_BYTES,
             max_headers: MAX_HEADERS,
@@ -268,6 +289,14 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_connection_limit_fits_the_descriptors() {
+        assert_eq!(max_connections_for(1024), (1024 - 64) / 3);
+        assert_eq!(max_connections_for(65_536), DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(max_connections_for(10), 1);
+        assert_eq!(max_connections_for(u64::MAX), DEFAULT_MAX_CONNECTIONS);
+    }
 
     #[test]
     fn networks_parse_and_contain() {

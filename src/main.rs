@@ -20,7 +20,8 @@ Options:
   --port N                   TCP port (default 4221; 0 picks a free one)
   --bind ADDR                address to listen on (default 127.0.0.1; :: and 0.0.0.0 work)
   --threads N                worker threads (default 4 per core, at least 8; at most 1024)
-  --max-connections N        connections admitted at once; more get 503 (default 256 per thread)
+  --max-connections N        connections admitted at once; more get 503 (default 10000, or what
+                             the open-file limit allows at 3 descriptors each)
   --max-upload BYTES         largest upload (default 4294967296 = 4 GiB)
   --max-head-bytes N         largest request head (default 16384; at most 1048576)
   --max-request-line N       longest request line (default 8192)
@@ -59,7 +60,13 @@ Options:
 ";
 
 fn main() -> ExitCode {
-    let (mut config, auth_files) = match parse_args(std::env::args().skip(1)) {
+    // Every connection holds a descriptor, a transfer one or two more: take what the hard
+    // limit allows (as nginx's worker_rlimit_nofile does), and size the default connection
+    // limit from it.
+    let open_files = http_server::sys::raise_open_file_limit(config::WANTED_OPEN_FILES)
+        .or_else(|_| http_server::sys::open_file_limits().map(|(soft, _)| soft))
+        .unwrap_or(1024);
+    let (mut config, auth_files) = match parse_args(std::env::args().skip(1), open_files) {
         Ok(Some(Args::Serve(c, files))) => (*c, files),
         Ok(Some(Args::HashPassword)) => return hash_password(),
         Ok(None) => return ExitCode::SUCCESS,
@@ -119,7 +126,7 @@ enum Args {
 }
 
 /// Parses the arguments; `Ok(None)` when help or version was printed.
-fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+fn parse_args(args: impl Iterator<Item = String>, open_files: u64) -> Result<Option<Args>, String> {
     let mut c = Config::default();
     let mut auth_files = Vec::new();
     let mut port = config::DEFAULT_PORT;
@@ -204,7 +211,16 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Args>, String
             _ => return Err(format!("unknown option '{arg}'")),
         }
     }
-    c.max_connections = max_connections.unwrap_or(c.threads * config::CONNECTIONS_PER_THREAD);
+    c.max_connections = match max_connections {
+        Some(n) if n as u64 > open_files.saturating_sub(config::RESERVED_FDS) => {
+            return Err(format!(
+                "--max-connections {n}: the open-file limit is {open_files}; raise it \
+                 (ulimit -n, or LimitNOFILE= in a systemd unit) or ask for fewer"
+            ))
+        }
+        Some(n) => n,
+        None => config::max_connections_for(open_files),
+    };
     if c.max_request_line_bytes > c.max_head_bytes {
         return Err("--max-request-line cannot exceed --max-head-bytes".into());
     }

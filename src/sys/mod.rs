@@ -9,9 +9,10 @@
 //!   taken by one thread that waits for them, so no work ever runs inside a signal handler.
 //! - `sendfile(2)` (Linux): file bytes go from the page cache to the socket without a copy
 //!   through user space.
-//! - `recv(2)` with `MSG_DONTWAIT`: a read that does not wait, on a socket that otherwise
-//!   blocks (std sets non-blocking mode only for every call on the socket at once, which would
-//!   cost two `ioctl`s per switch).
+//! - `recv(2)` with `MSG_DONTWAIT`: a read that does not wait, whatever mode the socket is in
+//!   (connections are non-blocking anyway; tests use it on blocking ones).
+//! - `getrlimit(2)`/`setrlimit(2)` (`rlimit.rs`): the open-descriptor limit, raised at start-up
+//!   so that thousands of slow transfers fit.
 //! - `flock(2)` (`flock.rs`): an upload's temporary file is locked while it is written, so that
 //!   other servers sharing the folder can tell it from one whose writer died.
 //! - `setsockopt(2)` for `TCP_DEFER_ACCEPT` (Linux), and `listen(2)` again for a longer accept
@@ -25,16 +26,18 @@
 //! Out of scope: anything std already offers safely (sockets, files, timeouts).
 //!
 //! This file has `poll`, `recv`, `sendfile`, `setsockopt` and `listen`; `epoll.rs`,
-//! `flock.rs` and `signal.rs` have the rest.
+//! `flock.rs`, `rlimit.rs` and `signal.rs` have the rest.
 
 #[cfg(target_os = "linux")]
 mod epoll;
 mod flock;
+mod rlimit;
 mod signal;
 
 #[cfg(target_os = "linux")]
 pub use epoll::{Epoll, EpollEvent};
 pub use flock::try_lock_exclusive;
+pub use rlimit::{open_file_limits, raise_open_file_limit};
 pub use signal::{Signal, TerminationSignals};
 
 use std::ffi::{c_int, c_short, c_void};
