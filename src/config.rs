@@ -140,6 +140,9 @@ pub struct Config {
     pub allow_hosts: Vec<String>,
     /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (`--trust-proxy`).
     pub trust_proxy: Vec<Cidr>,
+    /// Told of the steps of each password check (no flag sets it): tests use it to hold a check
+    /// and to see who waits for it, instead of counting on a check taking long enough.
+    pub login_probe: Option<LoginProbe>,
 }
 
 /// What a client may do.
@@ -164,6 +167,26 @@ impl std::fmt::Debug for UserEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the password, not even in a debug print.
         write!(f, "UserEntry({:?}, {:?})", self.name, self.rights)
+    }
+}
+
+/// A step of a login with a stored password hash, as `Config::login_probe` is told of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginStep {
+    /// A request starts checking a password (it holds a check permit; the check runs when the
+    /// probe returns).
+    Checking,
+    /// A request starts waiting for another request's check of the same credentials.
+    Waiting,
+}
+
+/// What is told of each [`LoginStep`]; it runs on the worker doing the step.
+#[derive(Clone)]
+pub struct LoginProbe(pub std::sync::Arc<dyn Fn(LoginStep) + Send + Sync>);
+
+impl std::fmt::Debug for LoginProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginProbe")
     }
 }
 
@@ -252,6 +275,7 @@ impl Default for Config {
             anonymous: None,
             allow_hosts: Vec::new(),
             trust_proxy: Vec::new(),
+            login_probe: None,
         }
     }
 }

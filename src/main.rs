@@ -1,7 +1,9 @@
 //! Reads argv, builds the `Config`, and runs the server. A usage error exits with status 2, a
 //! start-up error (bad directory, port in use) with status 1.
 
-use http_server::access::crypto::password::{PasswordHash, DEFAULT_ITERATIONS};
+use http_server::access::crypto::password::{
+    PasswordHash, DEFAULT_ITERATIONS, MAX_ITERATIONS, MIN_ITERATIONS,
+};
 use http_server::access::users;
 use http_server::config::{self, Cidr, Config, Rights, UserEntry};
 use std::net::{IpAddr, SocketAddr};
@@ -52,6 +54,8 @@ Options:
                              other names get 421, elsewhere this restricts names to the list
   --trust-proxy ADDR[/BITS]  believe X-Forwarded-For and -Proto from these peers (repeatable)
   --hash-password            read a password from standard input, print its hash, exit
+  --rounds N                 PBKDF2 rounds for --hash-password (default 600000; each login
+                             check costs them once, about 0.3 s of CPU at the default)
   --show-hidden              list dot files too (they are served by name either way)
   --date                     send a Date header (off by default)
   --quiet                    no per-connection or per-request log lines
@@ -68,7 +72,7 @@ fn main() -> ExitCode {
         .unwrap_or(1024);
     let (mut config, auth_files) = match parse_args(std::env::args().skip(1), open_files) {
         Ok(Some(Args::Serve(c, files))) => (*c, files),
-        Ok(Some(Args::HashPassword)) => return hash_password(),
+        Ok(Some(Args::HashPassword(rounds))) => return hash_password(rounds),
         Ok(None) => return ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("http-server: {msg}\n\n{USAGE}");
@@ -94,7 +98,7 @@ fn main() -> ExitCode {
 }
 
 /// `--hash-password`: reads one line from standard input and prints its stored form.
-fn hash_password() -> ExitCode {
+fn hash_password(rounds: u32) -> ExitCode {
     let mut line = String::new();
     if let Err(e) = std::io::stdin().read_line(&mut line) {
         eprintln!("http-server: reading the password: {e}");
@@ -106,7 +110,7 @@ fn hash_password() -> ExitCode {
         eprintln!("http-server: the password is empty");
         return ExitCode::from(1);
     }
-    match PasswordHash::new(password.as_bytes(), DEFAULT_ITERATIONS) {
+    match PasswordHash::new(password.as_bytes(), rounds) {
         Ok(hash) => {
             println!("{}", hash.to_line());
             ExitCode::SUCCESS
@@ -122,7 +126,8 @@ fn hash_password() -> ExitCode {
 enum Args {
     /// Serve with this configuration, once these `--auth-file`s are read in.
     Serve(Box<Config>, Vec<PathBuf>),
-    HashPassword,
+    /// Print the hash of a password read from standard input, made with so many rounds.
+    HashPassword(u32),
 }
 
 /// Parses the arguments; `Ok(None)` when help or version was printed.
@@ -132,6 +137,8 @@ fn parse_args(args: impl Iterator<Item = String>, open_files: u64) -> Result<Opt
     let mut port = config::DEFAULT_PORT;
     let mut ip = config::DEFAULT_BIND;
     let mut max_connections = None;
+    let mut hash = false;
+    let mut rounds = None;
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -207,9 +214,27 @@ fn parse_args(args: impl Iterator<Item = String>, open_files: u64) -> Result<Opt
             "--trust-proxy" => c
                 .trust_proxy
                 .push(Cidr::parse(&value(&flag)?).map_err(|e| format!("--trust-proxy: {e}"))?),
-            "--hash-password" if inline.is_none() => return Ok(Some(Args::HashPassword)),
+            "--hash-password" if inline.is_none() => hash = true,
+            "--rounds" => {
+                let n: u32 = number(&flag, &value(&flag)?)?;
+                if !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&n) {
+                    return Err(format!(
+                        "--rounds must be between {MIN_ITERATIONS} and {MAX_ITERATIONS}"
+                    ));
+                }
+                rounds = Some(n);
+            }
             _ => return Err(format!("unknown option '{arg}'")),
         }
+    }
+    match (hash, rounds) {
+        (true, rounds) => {
+            return Ok(Some(Args::HashPassword(
+                rounds.unwrap_or(DEFAULT_ITERATIONS),
+            )))
+        }
+        (false, Some(_)) => return Err("--rounds only goes with --hash-password".into()),
+        (false, None) => {}
     }
     c.max_connections = match max_connections {
         Some(n) if n as u64 > open_files.saturating_sub(config::RESERVED_FDS) => {
@@ -277,4 +302,28 @@ fn seconds_up_to(flag: &str, v: &str, max: u64) -> Result<Duration, String> {
         return Err(format!("{flag} must be between 0 and {max} seconds"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
+        parse_args(args.iter().map(|s| s.to_string()), 1024)
+    }
+
+    #[test]
+    fn hash_password_makes_the_default_rounds_unless_told_otherwise() {
+        assert_eq!(DEFAULT_ITERATIONS, 600_000);
+        assert!(matches!(
+            parse(&["--hash-password"]),
+            Ok(Some(Args::HashPassword(600_000)))
+        ));
+        assert!(matches!(
+            parse(&["--rounds", "5000", "--hash-password"]),
+            Ok(Some(Args::HashPassword(5000)))
+        ));
+        assert!(parse(&["--hash-password", "--rounds", "0"]).is_err());
+        assert!(parse(&["--rounds", "5000"]).is_err());
+    }
 }

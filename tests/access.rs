@@ -7,9 +7,11 @@
 mod common;
 
 use common::{basic, connect, read_response, server_with, Response, TestServer};
-use http_server::access::crypto::password::PasswordHash;
-use http_server::config::{Cidr, Rights, UserEntry};
+use http_server::access::crypto::password::{PasswordHash, MIN_ITERATIONS};
+use http_server::config::{Cidr, LoginProbe, LoginStep, Rights, UserEntry};
 use std::io::Write;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 fn user(name: &str, password: &str, rights: Rights) -> UserEntry {
     UserEntry {
@@ -413,17 +415,100 @@ fn login_in_thread(
     })
 }
 
+/// Holds every password check until opened, and counts the checks and the requests that wait
+/// for another's check: the tests below make requests overlap by waiting for these counts, not
+/// by counting on a PBKDF2 being slow enough (it is not, in a release build; and on a busy
+/// machine a debug build's is slower than any client's patience).
+#[derive(Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    open: bool,
+    checking: usize,
+    waiting: usize,
+}
+
+impl Gate {
+    fn new() -> Arc<Gate> {
+        Arc::new(Gate::default())
+    }
+
+    fn probe(self: &Arc<Gate>) -> LoginProbe {
+        let gate = Arc::clone(self);
+        LoginProbe(Arc::new(move |step| gate.step(step)))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn step(&self, step: LoginStep) {
+        let mut state = self.lock();
+        match step {
+            LoginStep::Checking => state.checking += 1,
+            LoginStep::Waiting => state.waiting += 1,
+        }
+        self.changed.notify_all();
+        if step == LoginStep::Checking {
+            // Bounded, so that a failed test does not leave a worker held for good.
+            let deadline = Instant::now() + common::CLIENT_TIMEOUT;
+            while !state.open && Instant::now() < deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                state = self.changed.wait_timeout(state, left).unwrap().0;
+            }
+        }
+    }
+
+    /// Closes the gate and zeroes the counts.
+    fn close(&self) {
+        *self.lock() = GateState::default();
+    }
+
+    fn open(&self) {
+        self.lock().open = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits until this many checks are held and this many requests wait for one.
+    fn wait_for(&self, checking: usize, waiting: usize) {
+        let deadline = Instant::now() + common::CLIENT_TIMEOUT;
+        let mut state = self.lock();
+        while (state.checking, state.waiting) != (checking, waiting) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "waited for {checking} checks and {waiting} waiting; saw {} and {}",
+                state.checking,
+                state.waiting
+            );
+            state = self.changed.wait_timeout(state, left).unwrap().0;
+        }
+    }
+
+    fn counts(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.checking, state.waiting)
+    }
+}
+
 #[test]
 fn requests_with_the_credentials_being_checked_wait_for_that_check() {
     // Five requests with one hashed user's credentials, the last four while the first is being
-    // checked (a PBKDF2 of 200 000 rounds takes over a second in a debug build; they are sent
-    // 0.3 s in): all wait for its answer. Checking each for itself would leave one permit
-    // (MAX_SLOW_CHECKS is 2) for four requests, and three would get 503.
-    let hash = PasswordHash::new(b"right", 200_000).unwrap().to_line();
+    // checked: all wait for its answer, and only one check is made. Checking each for itself
+    // would leave one permit (MAX_SLOW_CHECKS is 2) for four requests, and three would get 503.
+    let hash = PasswordHash::new(b"right", MIN_ITERATIONS)
+        .unwrap()
+        .to_line();
+    let gate = Gate::new();
     // 16 workers: 4 may wait (password checks hold at most half the pool).
     let srv = server_with(|c| {
         c.users = vec![user("alice", &hash, Rights::Write)];
         c.threads = 16;
+        c.login_probe = Some(gate.probe());
     });
     let addr = srv.addr();
     // Two rounds of the same wrong password: every request of them counts as a failed login
@@ -434,14 +519,18 @@ fn requests_with_the_credentials_being_checked_wait_for_that_check() {
         ("alice:wrong", 401),
     ];
     for (credentials, status) in rounds {
+        gate.close();
         let first = login_in_thread(addr, credentials.to_string());
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        gate.wait_for(1, 0);
         let rest: Vec<_> = (1..5)
             .map(|_| login_in_thread(addr, credentials.to_string()))
             .collect();
+        gate.wait_for(1, 4);
+        gate.open();
         let mut statuses = vec![first.join().unwrap().status];
         statuses.extend(rest.into_iter().map(|t| t.join().unwrap().status));
         assert_eq!(statuses, [status; 5], "{credentials}");
+        assert_eq!(gate.counts(), (1, 4), "{credentials}: one check for five");
     }
     let r = send(&srv, "GET", "/echo/x", &auth("alice:wrong"), b"");
     assert_eq!(r.status, 429, "the waiters' failures were counted");
@@ -449,30 +538,42 @@ fn requests_with_the_credentials_being_checked_wait_for_that_check() {
 
 #[test]
 fn stored_hashes_are_checked_only_so_many_at_once() {
-    // Any salt and hash will do: every password sent is wrong. 200 000 rounds take a few
-    // seconds in a debug build, long enough for three checks to overlap. A name nobody has
-    // costs the same check (so timing does not tell it apart), and takes a permit the same; so
-    // does a plain password beside a hashed one (padded to as many rounds).
-    // Three different passwords: the same one would wait for the first check instead.
-    let hash = "pbkdf2-sha256$200000$MDEyMzQ1Njc4OWFiY2RlZg==$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g=";
+    // Any salt and hash will do: every password sent is wrong. A name nobody has costs the same
+    // check (so timing does not tell it apart), and takes a permit the same; so does a plain
+    // password beside a hashed one (padded to as many rounds). Different passwords: the same
+    // one would wait for the first check instead.
+    let hash =
+        "pbkdf2-sha256$1000$MDEyMzQ1Njc4OWFiY2RlZg==$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g=";
+    let gate = Gate::new();
     let srv = server_with(|c| {
         c.users = vec![
             user("alice", hash, Rights::Write),
             user("bob", "plain", Rights::Write),
-        ]
+        ];
+        c.login_probe = Some(gate.probe());
     });
     let addr = srv.addr();
     for name in ["alice", "nobody", "bob"] {
-        let tries: Vec<_> = (0..3)
+        gate.close();
+        let held: Vec<_> = (0..2)
             .map(|i| login_in_thread(addr, format!("{name}:wrong{i}")))
             .collect();
-        let answers: Vec<Response> = tries.into_iter().map(|t| t.join().unwrap()).collect();
-        let mut statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
-        statuses.sort_unstable();
-        assert_eq!(statuses, [401, 401, 503], "{name}: {statuses:?}");
-        let busy = answers.iter().find(|r| r.status == 503).unwrap();
+        gate.wait_for(2, 0);
+        // Both permits are taken: a third check is turned away at once, not queued.
+        let busy = send(
+            &srv,
+            "GET",
+            "/echo/x",
+            &auth(&format!("{name}:wrong2")),
+            b"",
+        );
+        assert_eq!(busy.status, 503, "{name}");
         assert_eq!(busy.header("retry-after"), Some("1"));
         assert_eq!(busy.text(), "busy checking passwords; try again\n");
+        gate.open();
+        for t in held {
+            assert_eq!(t.join().unwrap().status, 401, "{name}");
+        }
         // Once they are done, the next check runs (and, wrong, is 401 again).
         let r = send(&srv, "GET", "/echo/x", &auth(&format!("{name}:wrong")), b"");
         assert_eq!(r.status, 401);
@@ -481,15 +582,16 @@ fn stored_hashes_are_checked_only_so_many_at_once() {
     let srv = server_with(|c| {
         c.users = vec![user("alice", hash, Rights::Write)];
         c.threads = 2;
+        c.login_probe = Some(gate.probe());
     });
     let addr = srv.addr();
-    let tries: Vec<_> = (0..2)
-        .map(|i| login_in_thread(addr, format!("alice:other{i}")))
-        .collect();
-    let mut statuses: Vec<u16> = tries
-        .into_iter()
-        .map(|t| t.join().unwrap().status)
-        .collect();
-    statuses.sort_unstable();
-    assert_eq!(statuses, [401, 503], "2 workers: {statuses:?}");
+    gate.close();
+    let held = login_in_thread(addr, "alice:other0".to_string());
+    gate.wait_for(1, 0);
+    let busy = send(&srv, "GET", "/echo/x", &auth("alice:other1"), b"");
+    assert_eq!(busy.status, 503, "2 workers: the one permit is taken");
+    let r = send(&srv, "GET", "/echo/x", "", b"");
+    assert_eq!(r.status, 401, "the other worker serves meanwhile");
+    gate.open();
+    assert_eq!(held.join().unwrap().status, 401);
 }

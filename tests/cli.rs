@@ -2,12 +2,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use common::process::{Proc, BIN};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_http-server");
 
 #[test]
 fn help_and_version_exit_0() {
@@ -90,38 +89,10 @@ fn a_port_in_use_exits_1_with_a_message() {
     );
 }
 
-/// Starts the binary on a free port with its log piped, and reads the start-up line.
-fn start_logging_server(args: &[&str]) -> (Child, u16, BufReader<ChildStderr>) {
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut child = Command::new(BIN)
-        .args(["--port", &port.to_string()])
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(child.stderr.take().unwrap());
-    // Start-up notes (what anonymous clients may do) may come first.
-    let mut seen = String::new();
-    for _ in 0..5 {
-        let mut line = String::new();
-        log.read_line(&mut line).unwrap();
-        seen.push_str(&line);
-        if line.contains("listening on 127.0.0.1:") {
-            return (child, port, log);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("no start-up line: {seen}");
-}
-
 #[test]
 fn starts_serves_and_logs_requests_without_control_characters() {
-    let (mut child, port, mut log) = start_logging_server(&[]);
-    let mut line = String::new();
+    let mut server = Proc::spawn(&[]);
+    let port = server.addr.port();
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.write_all(b"GET /echo/%1b[2J\x1b HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
@@ -139,32 +110,20 @@ fn starts_serves_and_logs_requests_without_control_characters() {
     let mut answer = Vec::new();
     s.read_to_end(&mut answer).unwrap();
     assert!(answer.starts_with(b"HTTP/1.1 200"));
-    let mut logged = String::new();
-    for _ in 0..10 {
-        line.clear();
-        if log.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        logged.push_str(&line);
-        if line.contains("/echo/%1b%5b2J") {
-            break;
-        }
+    let refused = server.wait_log(" 400 ");
+    let served = server.wait_log("/echo/%1b%5b2J");
+    assert!(served.contains("\"GET /echo/%1b%5b2J\" 200 4B"), "{served}");
+    for line in [refused, served] {
+        assert!(!line.contains('\x1b'), "raw escape in the log: {line:?}");
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(logged.contains("\"GET /echo/%1b%5b2J\" 200 4B"), "{logged}");
-    assert!(logged.contains("400"), "{logged}");
-    assert!(
-        !logged.contains('\x1b'),
-        "raw escape in the log: {logged:?}"
-    );
 }
 
 #[test]
 fn log_lines_from_concurrent_workers_never_interleave() {
     const CLIENTS: usize = 4;
     const REQUESTS: usize = 50;
-    let (mut child, port, log) = start_logging_server(&["--threads", "4"]);
+    let server = Proc::spawn(&["--threads", "4"]);
+    let port = server.addr.port();
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
             std::thread::spawn(move || {
@@ -185,20 +144,12 @@ fn log_lines_from_concurrent_workers_never_interleave() {
         c.join().unwrap();
     }
     // A request is logged just after its answer is written: read until all are in.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in log.lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let mut seen = 0;
     let mut lines = Vec::new();
     while seen < CLIENTS * REQUESTS {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let Ok(line) = rx.recv_timeout(left) else {
+        let Ok(line) = server.log.recv_timeout(left) else {
             break;
         };
         // Every line is whole: a timestamp, then one event.
@@ -214,8 +165,6 @@ fn log_lines_from_concurrent_workers_never_interleave() {
         }
         lines.push(line);
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
     assert_eq!(seen, CLIENTS * REQUESTS, "{lines:#?}");
 }
 
@@ -235,31 +184,29 @@ fn fetch(port: u16, target: &str) -> String {
 
 #[test]
 fn listing_flags_reach_the_server() {
-    let dir = std::env::temp_dir().join(format!("http-server-cli-listing-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let temp = common::TempDir::new("cli-listing");
+    let dir = temp.path();
     std::fs::write(dir.join(".dot"), b"x").unwrap();
     let d = dir.to_str().unwrap();
-    let (mut child, port, _log) = start_logging_server(&["--quiet", "--directory", d]);
+    let server = Proc::spawn(&["--quiet", "--directory", d]);
+    let port = server.addr.port();
     let plain = fetch(port, "/files/");
     assert!(
         plain.starts_with("HTTP/1.1 200") && !plain.contains(".dot"),
         "{plain}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let (mut child, port, _log) =
-        start_logging_server(&["--quiet", "--show-hidden", "--directory", d]);
+    drop(server);
+    let server = Proc::spawn(&["--quiet", "--show-hidden", "--directory", d]);
+    let port = server.addr.port();
     assert!(fetch(port, "/files/").ends_with("\r\n\r\n.dot\n"));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let (mut child, port, _log) =
-        start_logging_server(&["--quiet", "--no-listing", "--directory", d]);
+    drop(server);
+    let server = Proc::spawn(&["--quiet", "--no-listing", "--directory", d]);
+    let port = server.addr.port();
     assert!(fetch(port, "/files/").starts_with("HTTP/1.1 404"));
     assert!(fetch(port, "/files/.dot").starts_with("HTTP/1.1 200"));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let (mut child, port, _log) =
-        start_logging_server(&["--quiet", "--read-only", "--directory", d]);
+    drop(server);
+    let server = Proc::spawn(&["--quiet", "--read-only", "--directory", d]);
+    let port = server.addr.port();
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.write_all(
@@ -270,9 +217,6 @@ fn listing_flags_reach_the_server() {
     s.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert!(!dir.join("new").exists());
-    child.kill().unwrap();
-    child.wait().unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -339,31 +283,56 @@ fn an_auth_file_others_may_read_is_refused() {
     std::fs::remove_file(bad).unwrap();
 }
 
-#[test]
-fn a_hashed_password_from_hash_password_logs_in_and_the_log_names_the_user() {
+/// Runs `--hash-password` with `args` on `password`; returns the printed hash.
+fn hash_password(args: &[&str], password: &str) -> String {
     let mut child = Command::new(BIN)
         .arg("--hash-password")
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse\n")
-        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{password}").unwrap();
+    drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    let hash = String::from_utf8(out.stdout).unwrap();
-    let hash = hash.trim();
-    assert!(hash.starts_with("pbkdf2-sha256$600000$"), "{hash}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn hash_password_takes_its_rounds_from_a_flag() {
+    // (Without the flag it makes 600 000: a unit test in main.rs checks that without spending
+    // seconds of a debug build's CPU on it.)
+    let hash = hash_password(&["--rounds", "1000"], "correct horse");
+    assert!(hash.starts_with("pbkdf2-sha256$1000$"), "{hash}");
+    for (args, message) in [
+        (
+            &["--hash-password", "--rounds", "999"][..],
+            "between 1000 and",
+        ),
+        (&["--rounds", "2000"], "only goes with --hash-password"),
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(message),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn a_hashed_password_from_hash_password_logs_in_and_the_log_names_the_user() {
+    // Few rounds, so that the check is quick in a debug build on a busy machine too; the hash
+    // is checked the same way whatever its rounds.
+    let hash = hash_password(&["--rounds", "1000"], "correct horse");
     let path = auth_file("hashed", &format!("alice:{hash}\nbob:plain:read\n"), 0o600);
-    let (mut server, port, mut log) =
-        start_logging_server(&["--auth-file", path.to_str().unwrap()]);
+    let mut server = Proc::spawn(&["--auth-file", path.to_str().unwrap()]);
+    let port = server.addr.port();
     let ask = |auth: &str| {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_read_timeout(Some(common::CLIENT_TIMEOUT)).unwrap();
         write!(
             s,
             "GET /echo/hi HTTP/1.1\r\nHost: localhost\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
@@ -378,48 +347,27 @@ fn a_hashed_password_from_hash_password_logs_in_and_the_log_names_the_user() {
     assert!(ask(&common::basic("alice:correct horse")).starts_with("HTTP/1.1 200"));
     assert!(ask(&common::basic("alice:correct horsE")).starts_with("HTTP/1.1 401"));
     assert!(ask(&common::basic("bob:plain")).starts_with("HTTP/1.1 200"));
-    let mut logged = String::new();
-    let mut line = String::new();
-    while !logged.contains("user=bob") {
-        line.clear();
-        if log.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        logged.push_str(&line);
-    }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    let alice = server.wait_log(" user=alice ");
     assert!(
-        logged.contains(" user=alice \"GET /echo/hi\" 200"),
-        "{logged}"
+        alice.contains(" user=alice \"GET /echo/hi\" 200"),
+        "{alice}"
     );
-    assert!(
-        logged.contains(" user=bob \"GET /echo/hi\" 200"),
-        "{logged}"
-    );
+    let bob = server.wait_log(" user=bob ");
+    assert!(bob.contains(" user=bob \"GET /echo/hi\" 200"), "{bob}");
     std::fs::remove_file(path).unwrap();
 }
 
 #[test]
 fn behind_a_trusted_proxy_the_log_shows_the_forwarded_client() {
-    let (mut server, port, mut log) = start_logging_server(&["--trust-proxy", "127.0.0.1"]);
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut server = Proc::spawn(&["--trust-proxy", "127.0.0.1"]);
+    let mut s = server.connect();
     s.write_all(
         b"GET /echo/a HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 1.1.1.1, 203.0.113.7\r\nConnection: close\r\n\r\n",
     )
     .unwrap();
     let mut answer = Vec::new();
     s.read_to_end(&mut answer).unwrap();
-    let mut line = String::new();
-    while !line.contains("/echo/a") {
-        line.clear();
-        if log.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-    }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    let line = server.wait_log("/echo/a");
     assert!(line.contains("Z 203.0.113.7 \"GET /echo/a\" 200"), "{line}");
 }
 

@@ -73,8 +73,9 @@ impl Flights {
 
     /// The outcome of a check of these credentials that another request is running now, once
     /// it ends; `None` when none is running, when as many as allowed wait already, or when the
-    /// check ends without an outcome or takes longer than `MAX_WAIT`.
-    pub fn follow(&self, tag: &Tag) -> Option<Outcome> {
+    /// check ends without an outcome or takes longer than `MAX_WAIT`. `on_wait` runs once
+    /// the request is counted as waiting, before it waits.
+    pub fn follow(&self, tag: &Tag, on_wait: impl FnOnce()) -> Option<Outcome> {
         let slot = {
             let mut state = lock(&self.state);
             if state.waiting >= self.max_waiters {
@@ -88,6 +89,7 @@ impl Flights {
             state.waiting += 1;
             slot
         };
+        on_wait();
         let deadline = Instant::now() + MAX_WAIT;
         let mut outcome = lock(&slot.outcome);
         let found = loop {
@@ -182,13 +184,19 @@ mod tests {
         let flights = Flights::new(MAX_WAITERS);
         let id = some_user();
         let (a, b) = ([1u8; 32], [2u8; 32]);
-        assert_eq!(flights.follow(&a), None, "nothing in flight");
+        assert_eq!(flights.follow(&a, || {}), None, "nothing in flight");
         let mut leader = flights.lead(a).unwrap();
         assert!(flights.lead(a).is_none(), "one check per credentials");
         thread::scope(|s| {
-            let followers: Vec<_> = (0..2).map(|_| s.spawn(|| flights.follow(&a))).collect();
+            let followers: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| flights.follow(&a, || {})))
+                .collect();
             until_waiting(&flights, 2);
-            assert_eq!(flights.follow(&b), None, "other credentials do not wait");
+            assert_eq!(
+                flights.follow(&b, || {}),
+                None,
+                "other credentials do not wait"
+            );
             leader.report(Outcome::Right(id));
             drop(leader);
             for f in followers {
@@ -204,7 +212,7 @@ mod tests {
         let flights = Flights::new(MAX_WAITERS);
         let leader = flights.lead([3u8; 32]).unwrap();
         thread::scope(|s| {
-            let f = s.spawn(|| flights.follow(&[3u8; 32]));
+            let f = s.spawn(|| flights.follow(&[3u8; 32], || {}));
             until_waiting(&flights, 1);
             drop(leader);
             assert_eq!(f.join().unwrap(), None);
@@ -217,11 +225,11 @@ mod tests {
         let mut leader = flights.lead([4u8; 32]).unwrap();
         thread::scope(|s| {
             let followers: Vec<_> = (0..MAX_WAITERS)
-                .map(|_| s.spawn(|| flights.follow(&[4u8; 32])))
+                .map(|_| s.spawn(|| flights.follow(&[4u8; 32], || {})))
                 .collect();
             until_waiting(&flights, MAX_WAITERS);
             assert_eq!(
-                flights.follow(&[4u8; 32]),
+                flights.follow(&[4u8; 32], || {}),
                 None,
                 "one too many: not waiting"
             );

@@ -23,7 +23,7 @@ pub mod limit;
 pub mod origin;
 pub mod users;
 
-use crate::config::{Cidr, Config, Rights};
+use crate::config::{Cidr, Config, LoginProbe, LoginStep, Rights};
 use crate::http::error::Error;
 use crate::http::parse::Head;
 use std::net::IpAddr;
@@ -58,6 +58,7 @@ pub struct Access {
     cache: cache::LoginCache,
     flights: flight::Flights,
     slow_checks: Permits,
+    probe: Option<LoginProbe>,
 }
 
 /// What anonymous clients may do when `--anonymous` is not given: nothing once there are users;
@@ -90,6 +91,7 @@ impl Access {
             cache: cache::LoginCache::new().map_err(|e| format!("no random numbers: {e}"))?,
             flights: flight::Flights::new(waiters),
             slow_checks: Permits::new(slow_checks),
+            probe: config.login_probe.clone(),
         })
     }
 
@@ -250,7 +252,7 @@ impl Access {
             if let Some(id) = self.cache.get(tag) {
                 return Ok(id);
             }
-            match self.flights.follow(tag) {
+            match self.flights.follow(tag, || self.tell(LoginStep::Waiting)) {
                 Some(flight::Outcome::Right(id)) => return Ok(id),
                 // The same wrong guess again: it counts (at the time it ends), and no second
                 // check is needed.
@@ -282,6 +284,12 @@ impl Access {
         checked
     }
 
+    fn tell(&self, step: LoginStep) {
+        if let Some(LoginProbe(probe)) = &self.probe {
+            probe(step);
+        }
+    }
+
     /// `single`: the request had one `Authorization` field (two are refused). `tag`: the
     /// value's tag where stored hashes are configured (the check is then announced to other
     /// requests with the same credentials, and a right one remembered).
@@ -304,6 +312,9 @@ impl Access {
             None
         };
         let mut leader = tag.filter(|_| slow).and_then(|t| self.flights.lead(t));
+        if slow {
+            self.tell(LoginStep::Checking);
+        }
         let id = self.users.verify(&credentials.user, &credentials.password);
         if let Some(leader) = &mut leader {
             leader.report(id.map_or(flight::Outcome::Wrong, flight::Outcome::Right));

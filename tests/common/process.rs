@@ -27,7 +27,7 @@ impl Proc {
 
     /// Starts the server as the last argument of `wrapper` (`unshare ...`), if one is given.
     pub fn start_under(wrapper: &[&str], dir: &Path, args: &[&str]) -> Proc {
-        let mut command = match wrapper.split_first() {
+        let command = match wrapper.split_first() {
             Some((program, rest)) => {
                 let mut c = Command::new(program);
                 c.args(rest).arg(BIN);
@@ -35,9 +35,21 @@ impl Proc {
             }
             None => Command::new(BIN),
         };
+        let dir = dir.to_str().expect("a UTF-8 temporary path");
+        let mut all = vec!["--quiet", "--directory", dir];
+        all.extend_from_slice(args);
+        Proc::launch(command, &all)
+    }
+
+    /// Starts the server with `args` only (on port 0): it logs, and serves no folder unless
+    /// `args` name one.
+    pub fn spawn(args: &[&str]) -> Proc {
+        Proc::launch(Command::new(BIN), args)
+    }
+
+    fn launch(mut command: Command, args: &[&str]) -> Proc {
         let mut child = command
-            .args(["--port", "0", "--quiet", "--directory"])
-            .arg(dir)
+            .args(["--port", "0"])
             .args(args)
             .stderr(Stdio::piped())
             .spawn()
