@@ -121,6 +121,15 @@ fn a_reader_may_read_and_gets_403_for_a_write() {
 }
 
 #[test]
+fn favicon_needs_no_credentials() {
+    // Browsers ask for it without the credentials they hold for the page.
+    let srv = users_server();
+    let r = send(&srv, "GET", "/favicon.ico", "", b"");
+    assert_eq!(r.status, 204);
+    assert!(!r.has_header("www-authenticate"));
+}
+
+#[test]
 fn wrong_and_malformed_credentials_get_401() {
     let srv = users_server();
     let long = format!("Authorization: Basic {}\r\n", "QUFB".repeat(10 * 1024 / 4));

@@ -14,6 +14,24 @@ fn binds_and_answers_200_on_root() {
     assert_eq!(r.header("content-length"), Some("0"));
     assert!(!r.has_header("date"), "no Date by default");
     assert!(!r.has_header("server"), "no Server header");
+    // The page's HTML twin varies with Accept too: a shared cache must not swap them.
+    assert_eq!(r.header("vary"), Some("Accept"));
+    let page = srv.request(b"GET / HTTP/1.1\r\nHost: localhost\r\nAccept: text/html\r\n\r\n");
+    assert_eq!(page.header("vary"), Some("Accept"));
+    assert!(page.text().contains("<html"), "{}", page.text());
+}
+
+#[test]
+fn favicon_is_204_so_that_browsers_log_no_error() {
+    let srv = server();
+    let r = srv.request(b"GET /favicon.ico HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!((r.status, r.reason.as_str()), (204, "No Content"));
+    assert!(r.body.is_empty());
+    assert!(
+        !r.has_header("content-length"),
+        "none in a 204 (RFC 9110 8.6)"
+    );
+    assert_eq!(r.header("cache-control"), Some("max-age=86400"));
 }
 
 #[test]

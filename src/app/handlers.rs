@@ -13,9 +13,10 @@ use crate::http::{Method, Status};
 /// and links to `/files/`; for every other client (curl's `*/*`, no Accept at all, the
 /// CodeCrafters checker) 200 with an empty body, byte for byte as before.
 pub fn root(config: &Config, head: &Head) -> Response<'static> {
-    // The empty answer stands for "anything"; on a tie it wins.
+    // The empty answer stands for "anything"; on a tie it wins. Either varies with Accept, so
+    // a shared cache must not give one to a client that asked for the other.
     if accept::preferred(&head.headers, &["application/octet-stream", "text/html"]) != Some(1) {
-        return Response::new(Status::OK);
+        return Response::new(Status::OK).header("Vary", "Accept");
     }
     let files = match (&config.directory, config.listing) {
         (Some(_), true) => "<p class=\"big\"><a href=\"/files/\">Browse the files</a></p>",

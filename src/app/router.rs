@@ -158,9 +158,12 @@ pub fn respond<'h>(
         _ => {}
     }
     // Browsers ask for this on their own, without the credentials they hold for the page: a
-    // 401 would only fill their consoles. There is none, whoever asks.
+    // 401 or a 404 would only fill their consoles. There is none, whoever asks: 204, which a
+    // browser takes as "no icon", and may remember for a day.
     if path_of(head.target()).is_ok_and(|p| p == b"/favicon.ico") {
-        return Err(Error::NotFound);
+        return Ok(Reply::Answer(
+            Response::new(Status::NO_CONTENT).header("Cache-Control", "max-age=86400"),
+        ));
     }
     let write = matches!(head.method, Method::Put | Method::Post | Method::Delete);
     let checked = app.access.check(cx.peer.ip(), head, write);

@@ -84,10 +84,8 @@ class Watch:
         if msg.type != "error" or any(a.search(msg.text) for a in self.allowed):
             return
         url = (msg.location or {}).get("url", "")
-        # A user's file shown on its own (text, an image) makes Chromium ask for
-        # /favicon.ico, which this server does not have: not the page's fault.
-        if url.endswith("/favicon.ico") and "404" in msg.text:
-            return
+        # (A user's file shown on its own makes Chromium ask for /favicon.ico: the server
+        # answers 204, so that is no error either.)
         self.problems.append(f"console error: {msg.text} ({url})")
 
     def on_dialog(self, dialog):
