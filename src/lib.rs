@@ -2,7 +2,7 @@
 //! poller thread for idle connections, a hand-written incremental parser and a match-on-path
 //! router.
 //!
-//! The layers, each using only those below it: `sys` (the only `unsafe`), `config`, `buf` and
+//! The layers, each using only those below it: `sys` (the only `unsafe`), `config`, `buf`, `calendar` and
 //! `log`; `http` (the protocol); `engine` (accepting, the pool, connections, the poller) and
 //! `app` (router, handlers, the file store). This file wires the application into the engine.
 //!
@@ -21,6 +21,7 @@
 pub mod access;
 pub mod app;
 pub mod buf;
+pub mod calendar;
 pub mod config;
 pub mod engine;
 pub mod http;

@@ -5,7 +5,7 @@
 //! lines from different workers never interleave, and no user-space lock is shared: std's
 //! stderr handle would make every worker take one lock per line.
 
-use crate::http::date::write_log_time;
+use crate::calendar::write_log_time;
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::fs::File;

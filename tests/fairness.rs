@@ -129,7 +129,14 @@ impl Handler for Panicking {
             can_write: true,
             offer_login: false,
         };
-        router::dispatch(&self.0, viewer, false, cx, head)
+        router::dispatch(
+            &self.0,
+            viewer,
+            false,
+            cx,
+            head,
+            router::route(head.target()),
+        )
     }
 }
 

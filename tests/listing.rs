@@ -276,7 +276,9 @@ fn root_is_a_page_for_browsers_and_empty_for_everyone_else() {
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert_eq!(r.header("vary"), Some("Accept"));
     assert!(r.text().contains("<a href=\"/files/\">"));
-    // The CodeCrafters stage, byte for byte: no Accept, or curl's.
+    // The CodeCrafters stage, byte for byte: no Accept, or curl's. (The stage asks for a 200;
+    // `Vary: Accept` tells a shared cache that the page above is another answer to the same
+    // URL.)
     for extra in [
         "",
         "Accept: */*\r\n",
@@ -290,7 +292,7 @@ fn root_is_a_page_for_browsers_and_empty_for_everyone_else() {
         .unwrap();
         assert_eq!(
             read_to_end(&mut s),
-            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nVary: Accept\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             "{extra:?}"
         );
     }

@@ -199,7 +199,7 @@ impl Access {
                      (see --anonymous and --auth)",
                 ))
             } else {
-                Err(Error::Unauthorized(if write {
+                Err(unauthorized(if write {
                     "writing here needs a user name and password"
                 } else {
                     "this server needs a user name and password"
@@ -212,7 +212,7 @@ impl Access {
         }
         let id = match self.login(head, authorization, client.addr, now) {
             Ok(id) => id,
-            Err(LoginError::Wrong(why)) => return Err(Error::Unauthorized(why)),
+            Err(LoginError::Wrong(why)) => return Err(unauthorized(why)),
             Err(LoginError::Busy) => {
                 return Err(Error::Busy {
                     retry_after: 1,
@@ -324,6 +324,17 @@ impl Access {
             self.cache.put(tag, id);
         }
         Ok(id)
+    }
+}
+
+/// The challenge of a 401 (RFC 7617): HTTP Basic, with passwords in UTF-8.
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"http-server\", charset=\"UTF-8\"";
+
+/// A 401 for this reason, with the Basic challenge.
+pub fn unauthorized(why: &'static str) -> Error {
+    Error::Unauthorized {
+        why,
+        challenge: BASIC_CHALLENGE,
     }
 }
 

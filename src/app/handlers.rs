@@ -93,7 +93,7 @@ pub fn health(draining: bool, head: &Head) -> Result<Response<'static>, Error> {
 /// 401 while not logged in.
 pub fn login(query: Option<&[u8]>, logged_in: bool) -> Result<Response<'static>, Error> {
     if !logged_in {
-        return Err(Error::Unauthorized("log in to continue"));
+        return Err(crate::access::unauthorized("log in to continue"));
     }
     let to = query
         .into_iter()

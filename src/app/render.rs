@@ -10,7 +10,7 @@ use crate::app::assets;
 use crate::app::escape::{push_html, push_html_name, push_json_string, push_url_component};
 use crate::app::listing::{Entry, Listing};
 use crate::app::paths::FilePath;
-use crate::http::date::write_log_time;
+use crate::calendar::write_log_time;
 use std::fmt::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -37,6 +37,8 @@ pub enum Route<'a> {
     File(&'a [u8]),
     /// `/_assets/{name}` and its query, if any (the version).
     Asset(&'a [u8], Option<&'a [u8]>),
+    /// `/favicon.ico`, which browsers ask for on their own: there is none.
+    Favicon,
     NotFound,
 }
 
@@ -81,6 +83,7 @@ pub fn route(target: &[u8]) -> Result<Route<'_>, Error> {
         b"/user-agent" => Route::UserAgent,
         b"/health" => Route::Health,
         b"/_login" => Route::Login(query),
+        b"/favicon.ico" => Route::Favicon,
         _ => {
             if let Some(text) = path.strip_prefix(b"/echo/") {
                 Route::Echo(text)
@@ -148,6 +151,8 @@ pub fn respond<'h>(
     who: &mut Who,
 ) -> Result<Reply<'h>, Error> {
     let config = &app.config;
+    // Routed once; a target that is in no form gets its 400 after the access check, as any
+    // other request does.
     let route = route(head.target());
     match route {
         // A load balancer asks without credentials, under whatever Host it was configured
@@ -155,15 +160,15 @@ pub fn respond<'h>(
         Ok(Route::Health) => return handlers::health(cx.draining, head).map(Reply::Answer),
         // Without users there is nobody to log in as: the login page is not there.
         Ok(Route::Login(_)) if !app.access.has_users() => return Err(Error::NotFound),
+        // Browsers ask for this on their own, without the credentials they hold for the
+        // page: a 401 or a 404 would only fill their consoles. There is none, whoever asks:
+        // 204, which a browser takes as "no icon", and may remember for a day.
+        Ok(Route::Favicon) if matches!(head.method, Method::Get | Method::Head) => {
+            return Ok(Reply::Answer(
+                Response::new(Status::NO_CONTENT).header("Cache-Control", "max-age=86400"),
+            ));
+        }
         _ => {}
-    }
-    // Browsers ask for this on their own, without the credentials they hold for the page: a
-    // 401 or a 404 would only fill their consoles. There is none, whoever asks: 204, which a
-    // browser takes as "no icon", and may remember for a day.
-    if path_of(head.target()).is_ok_and(|p| p == b"/favicon.ico") {
-        return Ok(Reply::Answer(
-            Response::new(Status::NO_CONTENT).header("Cache-Control", "max-age=86400"),
-        ));
     }
     let write = matches!(head.method, Method::Put | Method::Post | Method::Delete);
     let checked = app.access.check(cx.peer.ip(), head, write);
@@ -174,7 +179,7 @@ pub fn respond<'h>(
         can_write: grant.rights == Rights::Write && !config.read_only,
         offer_login: who.user.is_none() && app.access.login_would_help(),
     };
-    match dispatch(config, viewer, who.user.is_some(), cx, head)? {
+    match dispatch(config, viewer, who.user.is_some(), cx, head, route)? {
         Reply::Answer(mut resp) => {
             encoding::negotiate(&mut resp, &head.headers).map_err(Error::Io)?;
             Ok(Reply::Answer(resp))
@@ -183,26 +188,28 @@ pub fn respond<'h>(
     }
 }
 
-/// Routes a request and runs its handler.
+/// Runs the handler of a routed request (`route` is what [`route`] made of its target).
 ///
 /// # Errors
-/// The handler's error, or 404/405/501 from routing.
+/// The handler's error, or 400/404/405/501 from routing (an unknown method is 501 whatever
+/// its target).
 pub fn dispatch<'h>(
     config: &Config,
     viewer: Viewer,
     logged_in: bool,
     cx: &Context,
     head: &'h Head,
+    route: Result<Route<'h>, Error>,
 ) -> Result<Reply<'h>, Error> {
     if matches!(head.method, Method::Other | Method::Connect) {
         // CONNECT is for proxies; this is an origin server.
         return Err(Error::MethodNotImplemented);
     }
-    let route = route(head.target())?;
+    let route = route?;
     if route == Route::Server && head.method != Method::Options {
         return Err(Error::BadRequest("'*' is only a target for OPTIONS"));
     }
-    if route == Route::NotFound {
+    if matches!(route, Route::NotFound | Route::Favicon) {
         return Err(Error::NotFound);
     }
     let writable = route.allow();
@@ -265,6 +272,8 @@ mod tests {
             (b"/health?x", Route::Health),
             (b"/_login?to=/files/a/", Route::Login(Some(b"to=/files/a/"))),
             (b"/_login", Route::Login(None)),
+            (b"/favicon.ico", Route::Favicon),
+            (b"/favicon.ico?v=2", Route::Favicon),
             (b"/echo/abc", Route::Echo(b"abc")),
             (b"/echo/abc?q=1", Route::Echo(b"abc")),
             (b"/echo/", Route::Echo(b"")),

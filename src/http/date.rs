@@ -5,6 +5,7 @@
 //! Times are whole seconds since the Unix epoch; dates before 1970 are not representable and
 //! do not parse.
 
+use crate::calendar::{civil_from_days, days_from_civil, days_in_month};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]; // 1970-01-01 was a Thursday.
@@ -39,24 +40,6 @@ pub fn format_http_date(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-/// Appends a time as `2026-11-23T20:40:29.123Z`, for logs.
-pub fn write_log_time(t: SystemTime, out: &mut String) {
-    use std::fmt::Write;
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (y, m, day) = civil_from_days(secs / 86_400);
-    let rem = secs % 86_400;
-    // Writing to a String cannot fail.
-    let _ = write!(
-        out,
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    );
 }
 
 /// Parses an HTTP date in any of the three forms of RFC 9110 §5.6.7. `None` if it is not one.
@@ -155,52 +138,6 @@ fn to_seconds(year: u64, month: u64, day: u64, time: u64) -> Option<u64> {
     Some(days_from_civil(year, month, day) * 86_400 + time)
 }
 
-fn is_leap(y: u64) -> bool {
-    y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400))
-}
-
-fn days_in_month(y: u64, m: u64) -> u64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a date in the proleptic Gregorian calendar (year >= 1970).
-fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
-    let mut days = 0;
-    for year in 1970..y {
-        days += if is_leap(year) { 366 } else { 365 };
-    }
-    for month in 1..m {
-        days += days_in_month(y, month);
-    }
-    days + d - 1
-}
-
-/// (year, month 1-12, day 1-31) of a count of days since 1970-01-01.
-fn civil_from_days(mut days: u64) -> (u64, u64, u64) {
-    // 400 Gregorian years are exactly 146 097 days; skip whole cycles first.
-    let mut year = 1970 + 400 * (days / 146_097);
-    days %= 146_097;
-    loop {
-        let len = if is_leap(year) { 366 } else { 365 };
-        if days < len {
-            break;
-        }
-        days -= len;
-        year += 1;
-    }
-    let mut month = 1;
-    while days >= days_in_month(year, month) {
-        days -= days_in_month(year, month);
-        month += 1;
-    }
-    (year, month, days + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,13 +194,5 @@ mod tests {
             assert_eq!(parse_http_date(format_http_date(t).as_bytes()), Some(t));
             t += 7_777_777;
         }
-    }
-
-    #[test]
-    fn formats_log_time() {
-        let t = UNIX_EPOCH + std::time::Duration::from_millis(EXAMPLE * 1000 + 42);
-        let mut out = String::from("at ");
-        write_log_time(t, &mut out);
-        assert_eq!(out, "at 1994-11-06T08:49:37.042Z");
     }
 }

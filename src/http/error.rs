@@ -9,9 +9,6 @@ use crate::http::Status;
 use std::fmt;
 use std::io;
 
-/// The challenge of a 401 (RFC 7617): HTTP Basic, with passwords in UTF-8.
-pub const BASIC_CHALLENGE: &str = "Basic realm=\"http-server\", charset=\"UTF-8\"";
-
 /// Everything that can stop a request from getting its normal answer.
 #[derive(Debug)]
 pub enum Error {
@@ -41,9 +38,12 @@ pub enum Error {
     IncompleteBody,
     /// Nothing at this target (404).
     NotFound,
-    /// No credentials, or wrong ones, where they are needed (401, with a Basic challenge).
-    /// Holds the reason.
-    Unauthorized(&'static str),
+    /// No credentials, or wrong ones, where they are needed (401): the reason, and the
+    /// `WWW-Authenticate` challenge, which the access policy chooses.
+    Unauthorized {
+        why: &'static str,
+        challenge: &'static str,
+    },
     /// The file exists but may not be read or written, or the user may not do this (403).
     Forbidden(&'static str),
     /// The same, with a reason made for this request (a user's name in it).
@@ -85,7 +85,7 @@ impl Error {
             Error::BodyTooLarge => Status::CONTENT_TOO_LARGE,
             Error::Timeout => Status::REQUEST_TIMEOUT,
             Error::NotFound => Status::NOT_FOUND,
-            Error::Unauthorized(_) => Status::UNAUTHORIZED,
+            Error::Unauthorized { .. } => Status::UNAUTHORIZED,
             Error::Forbidden(_) | Error::ForbiddenBecause(_) => Status::FORBIDDEN,
             Error::TooManyRequests { .. } => Status::TOO_MANY_REQUESTS,
             Error::Misdirected => Status::MISDIRECTED_REQUEST,
@@ -117,7 +117,7 @@ impl Error {
             Error::MethodNotImplemented
             | Error::MethodNotAllowed(_)
             | Error::NotFound
-            | Error::Unauthorized(_)
+            | Error::Unauthorized { .. }
             | Error::Forbidden(_)
             | Error::ForbiddenBecause(_)
             | Error::TooManyRequests { .. }
@@ -140,7 +140,7 @@ impl Error {
         match self {
             Error::BadRequest(why) => format!("bad request: {why}"),
             Error::BadChunk(why) => format!("bad chunked body: {why}"),
-            Error::Unauthorized(why) => format!("unauthorized: {why}"),
+            Error::Unauthorized { why, .. } => format!("unauthorized: {why}"),
             Error::Forbidden(why) => format!("forbidden: {why}"),
             Error::ForbiddenBecause(why) => format!("forbidden: {why}"),
             Error::TooManyRequests { retry_after } => {
@@ -171,7 +171,7 @@ impl Error {
         let resp = resp.header("Cache-Control", "no-cache");
         match self {
             Error::MethodNotAllowed(allow) => resp.header("Allow", *allow),
-            Error::Unauthorized(_) => resp.header("WWW-Authenticate", BASIC_CHALLENGE),
+            Error::Unauthorized { challenge, .. } => resp.header("WWW-Authenticate", *challenge),
             Error::TooManyRequests { retry_after } | Error::Busy { retry_after, .. } => {
                 resp.header("Retry-After", retry_after.to_string())
             }
