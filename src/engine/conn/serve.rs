@@ -79,47 +79,20 @@ impl Conn {
         self.requests += 1;
         let (framing, expect_continue) = match check_head(&head) {
             Ok(checked) => checked,
-            Err(e) => {
-                // Where this request ends is unknown: answer, then close.
-                let outcome = Outcome::Failed(e);
-                let settled =
-                    self.answer(&head, &Who::default(), started, outcome, BodyState::Broken);
-                return self.settle(
-                    Request {
-                        head,
-                        started,
-                        who: Who::default(),
-                    },
-                    None,
-                    settled,
-                );
-            }
+            Err(e) => return self.refuse_head(head, started, e),
         };
         let has_body = framing != Framing::None;
         self.count_body(has_body);
         let body = BodyDecoder::new(framing, self.shared.config.max_head_bytes);
-        let cx = Context {
-            peer: self.peer,
-            draining: self.shared.is_draining(),
-            body_len: body.declared_len(),
-        };
         let mut who = Who::default();
-        let shared = &self.shared;
-        // A panic is a bug, but it must cost only this request: answer 500 and close.
-        let reply = catching(|| shared.handler.handle(&cx, &head, &mut who));
-        let (outcome, state) = match reply {
+        let outcome = match self.ask_handler(&head, &body, &mut who) {
             Some(Ok(Reply::Absorb { sink, limit })) => {
-                return self.begin_body(
-                    Request { head, started, who },
-                    body,
-                    sink,
-                    limit,
-                    expect_continue,
-                );
+                let request = Request { head, started, who };
+                return self.begin_body(request, body, sink, limit, expect_continue);
             }
-            Some(Ok(Reply::Answer(resp))) => (Outcome::Answer(resp), BodyState::Done),
-            Some(Err(e)) => (Outcome::Failed(e), BodyState::Done),
-            None => (Outcome::Panicked, BodyState::Done),
+            Some(Ok(Reply::Answer(resp))) => Outcome::Answer(resp),
+            Some(Err(e)) => Outcome::Failed(e),
+            None => Outcome::Panicked,
         };
         let state = if has_body {
             // A body the answer did not need. One the client holds back until invited (100
@@ -130,10 +103,34 @@ impl Conn {
                 can_drop: short && !expect_continue,
             }
         } else {
-            state
+            BodyState::Done
         };
         let settled = self.answer(&head, &who, started, outcome, state);
         self.settle(Request { head, started, who }, Some(body), settled)
+    }
+
+    /// A head the checks refused: answered, then closed (where this request ends is unknown).
+    fn refuse_head(&mut self, head: Head, started: Instant, e: Error) -> Flow {
+        let who = Who::default();
+        let settled = self.answer(&head, &who, started, Outcome::Failed(e), BodyState::Broken);
+        self.settle(Request { head, started, who }, None, settled)
+    }
+
+    /// Calls the application. A panic is a bug, but it must cost only this request: it comes
+    /// back as `None` (500, and the connection closes).
+    fn ask_handler<'h>(
+        &self,
+        head: &'h Head,
+        body: &BodyDecoder,
+        who: &mut Who,
+    ) -> Option<Result<Reply<'h>, Error>> {
+        let cx = Context {
+            peer: self.peer,
+            draining: self.shared.is_draining(),
+            body_len: body.declared_len(),
+        };
+        let shared = &self.shared;
+        catching(|| shared.handler.handle(&cx, head, who))
     }
 
     /// Starts reading a body into the handler's sink, after `100 Continue` if the client waits
@@ -184,29 +181,10 @@ impl Conn {
         outcome: Outcome<'h>,
         state: BodyState,
     ) -> Settled {
-        let (resp, mut keep_alive) = match outcome {
-            Outcome::Answer(resp) => (resp, true),
-            Outcome::Failed(e) if !e.can_answer() => {
-                self.count_body(false);
-                self.log_request(head, who, e.status(), 0, started);
-                return Settled::Closed;
-            }
-            Outcome::Failed(e) => {
-                if matches!(e, Error::Io(_) | Error::InsufficientStorage) {
-                    self.log_failure(head, who, &e);
-                }
-                let keep = !e.closes_connection();
-                (e.response(), keep)
-            }
-            Outcome::Panicked => {
-                self.shared.log.info(format_args!(
-                    "{} panic while handling a request; answered 500",
-                    self.peer
-                ));
-                (Error::Io(io::Error::other("panic")).response(), false)
-            }
+        let Some((resp, may_keep)) = self.response_for(head, who, started, outcome) else {
+            return Settled::Closed;
         };
-        keep_alive = keep_alive && wants_keep_alive(head);
+        let keep_alive = may_keep && wants_keep_alive(head);
         let body_done = match state {
             BodyState::Done => true,
             // The next request starts after this body: read and drop a short one first.
@@ -216,7 +194,54 @@ impl Conn {
             BodyState::Unread { .. } | BodyState::Broken => false,
         };
         self.count_body(false);
-        keep_alive = keep_alive && body_done && self.keeps_open_while_draining();
+        let keep_alive = keep_alive && body_done && self.keeps_open_while_draining();
+        self.start_sending(head, who, started, resp, keep_alive, body_done)
+    }
+
+    /// The response an outcome gets, and whether the connection may stay open after it (as far
+    /// as the outcome goes); `None` when nothing can be answered (then logged here).
+    fn response_for<'h>(
+        &mut self,
+        head: &Head,
+        who: &Who,
+        started: Instant,
+        outcome: Outcome<'h>,
+    ) -> Option<(Response<'h>, bool)> {
+        match outcome {
+            Outcome::Answer(resp) => Some((resp, true)),
+            Outcome::Failed(e) if !e.can_answer() => {
+                self.count_body(false);
+                self.log_request(head, who, e.status(), 0, started);
+                None
+            }
+            Outcome::Failed(e) => {
+                if matches!(e, Error::Io(_) | Error::InsufficientStorage) {
+                    self.log_failure(head, who, &e);
+                }
+                let keep = !e.closes_connection();
+                Some((e.response(), keep))
+            }
+            Outcome::Panicked => {
+                self.shared.log.info(format_args!(
+                    "{} panic while handling a request; answered 500",
+                    self.peer
+                ));
+                Some((Error::Io(io::Error::other("panic")).response(), false))
+            }
+        }
+    }
+
+    /// Writes as much of the answer as the socket takes now, within the turn's share; what is
+    /// left goes on in `outbound.rs`. Logs the request once it is sent whole.
+    fn start_sending(
+        &mut self,
+        head: &Head,
+        who: &Who,
+        started: Instant,
+        resp: Response<'_>,
+        keep_alive: bool,
+        body_done: bool,
+    ) -> Settled {
         let status = resp.status;
         let date = self
             .shared
