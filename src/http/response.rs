@@ -292,6 +292,12 @@ enum Source<'a> {
     },
 }
 
+impl<'a> Source<'a> {
+    fn memory(bytes: Cow<'a, [u8]>) -> Source<'a> {
+        Source::Memory { bytes, at: 0 }
+    }
+}
+
 impl<'a> Outgoing<'a> {
     /// Whether the whole response has been sent.
     pub fn is_done(&self) -> bool {
@@ -409,79 +415,17 @@ pub fn write_response<'a, W: Sink>(
     let chunked = !no_body && len.is_none() && opts.version == Version::Http11;
     // An HTTP/1.0 client gets a body of unknown length delimited by the connection's close.
     let keep_alive = opts.keep_alive && (no_body || len.is_some() || chunked);
-
+    let framing = Framing {
+        len: if no_body { None } else { len },
+        chunked,
+        keep_alive,
+    };
     // The head is built straight into the worker's scratch buffer: no allocation per answer.
-    scratch.clear();
-    let head = scratch;
-    let _ = write!(
-        head,
-        "HTTP/1.1 {} {}\r\n",
-        resp.status.0,
-        resp.status.reason()
-    );
-    for (name, value) in resp.headers.iter() {
-        for part in [name.as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
-            head.extend_from_slice(part);
-        }
-    }
-    if !no_body {
-        match len {
-            Some(n) => {
-                let _ = write!(head, "Content-Length: {n}\r\n");
-            }
-            None if chunked => head.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
-            None => {}
-        }
-    }
-    if !keep_alive {
-        head.extend_from_slice(b"Connection: close\r\n");
-    } else if opts.version == Version::Http10 {
-        head.extend_from_slice(b"Connection: keep-alive\r\n");
-    }
-    if let Some(date) = opts.date {
-        let _ = write!(head, "Date: {date}\r\n");
-    }
-    head.extend_from_slice(b"\r\n");
-    let scratch = head;
-    let small = MAX_COALESCED_BODY_BYTES;
-    // A small body goes in the same write as the head: one system call, one packet.
-    let mut coalesced = 0;
-    let body = match resp.body {
-        _ if no_body || opts.head_only => Source::Done,
-        Body::Empty => Source::Done,
-        Body::Bytes(b) if b.len() <= small => {
-            scratch.extend_from_slice(&b);
-            coalesced = b.len() as u64;
-            Source::Done
-        }
-        Body::Bytes(b) => Source::Memory {
-            bytes: Cow::Owned(b),
-            at: 0,
-        },
-        Body::Borrowed(b) if b.len() <= small => {
-            scratch.extend_from_slice(b);
-            coalesced = b.len() as u64;
-            Source::Done
-        }
-        Body::Borrowed(b) => Source::Memory {
-            bytes: Cow::Borrowed(b),
-            at: 0,
-        },
-        Body::File { file, offset, len } if len <= small as u64 => {
-            read_range_into(scratch, &file, offset, len)?;
-            coalesced = len;
-            Source::Done
-        }
-        Body::File { file, offset, len } => Source::File {
-            file,
-            at: offset,
-            end: offset.saturating_add(len),
-        },
-        Body::Stream(stream) => Source::Blocks {
-            stream,
-            chunked,
-            at: 0,
-        },
+    write_head(scratch, &resp, &framing, opts);
+    let (body, coalesced) = if no_body || opts.head_only {
+        (Source::Done, 0)
+    } else {
+        body_source(resp.body, chunked, scratch)?
     };
     let mut outgoing = Outgoing {
         pending: Vec::new(),
@@ -498,6 +442,86 @@ pub fn write_response<'a, W: Sink>(
     }
     outgoing.resume(out, scratch)?;
     Ok(outgoing)
+}
+
+/// How an answer is delimited: decided once, written into its head.
+struct Framing {
+    /// `Content-Length`, where the body has one (never for a status without a body).
+    len: Option<u64>,
+    chunked: bool,
+    keep_alive: bool,
+}
+
+/// The status line and header section, into `head` (cleared first).
+fn write_head(head: &mut Vec<u8>, resp: &Response<'_>, framing: &Framing, opts: &WriteOptions) {
+    head.clear();
+    let _ = write!(
+        head,
+        "HTTP/1.1 {} {}\r\n",
+        resp.status.0,
+        resp.status.reason()
+    );
+    for (name, value) in resp.headers.iter() {
+        for part in [name.as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
+            head.extend_from_slice(part);
+        }
+    }
+    if let Some(n) = framing.len {
+        let _ = write!(head, "Content-Length: {n}\r\n");
+    } else if framing.chunked {
+        head.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    }
+    if !framing.keep_alive {
+        head.extend_from_slice(b"Connection: close\r\n");
+    } else if opts.version == Version::Http10 {
+        head.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    if let Some(date) = opts.date {
+        let _ = write!(head, "Date: {date}\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+}
+
+/// Where the body comes from as it is sent. A small body goes in the same write as the head
+/// (one system call, one packet): it is appended to `head`, and its length comes back as the
+/// second value.
+fn body_source<'a>(
+    body: Body<'a>,
+    chunked: bool,
+    head: &mut Vec<u8>,
+) -> io::Result<(Source<'a>, u64)> {
+    let small = MAX_COALESCED_BODY_BYTES;
+    let mut coalesce = |bytes: &[u8]| {
+        head.extend_from_slice(bytes);
+        Ok((Source::Done, bytes.len() as u64))
+    };
+    match body {
+        Body::Empty => Ok((Source::Done, 0)),
+        Body::Bytes(b) if b.len() <= small => coalesce(&b),
+        Body::Borrowed(b) if b.len() <= small => coalesce(b),
+        Body::Bytes(b) => Ok((Source::memory(Cow::Owned(b)), 0)),
+        Body::Borrowed(b) => Ok((Source::memory(Cow::Borrowed(b)), 0)),
+        Body::File { file, offset, len } if len <= small as u64 => {
+            read_range_into(head, &file, offset, len)?;
+            Ok((Source::Done, len))
+        }
+        Body::File { file, offset, len } => Ok((
+            Source::File {
+                file,
+                at: offset,
+                end: offset.saturating_add(len),
+            },
+            0,
+        )),
+        Body::Stream(stream) => Ok((
+            Source::Blocks {
+                stream,
+                chunked,
+                at: 0,
+            },
+            0,
+        )),
+    }
 }
 
 /// Writes `parts` one after the other, from byte `at` of their concatenation, until all is
