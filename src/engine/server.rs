@@ -212,14 +212,22 @@ impl Server {
                 }
             }
         }
+        let report = self.drain_connections();
+        let _ = poller.join();
+        Ok(report)
+    }
+
+    /// Closes the port, lets the requests in flight finish (idle connections stay open for
+    /// `--drain-idle`, so that a proxy closes them itself), then stops the pool and the poller.
+    fn drain_connections(self) -> DrainReport {
+        let shared = &self.shared;
+        let c = &shared.config;
         let started = Instant::now();
         // Close the port at once: a new instance can bind it, and clients are refused, not
         // left waiting in the backlog.
         drop(self.listener);
         if !self.stopped.load(Ordering::Relaxed) {
             let deadline = started + c.shutdown_timeout;
-            // Idle connections stay open for --drain-idle (within the shutdown timeout), so
-            // that a proxy closes them itself; then they are closed.
             let idle_deadline = (started + c.drain_idle).min(deadline);
             let wait_until = |until: Instant| {
                 while shared.in_flight.load(Ordering::Relaxed) > 0
@@ -242,8 +250,7 @@ impl Server {
             took: started.elapsed(),
         };
         self.pool.stop();
-        let _ = poller.join();
-        Ok(report)
+        report
     }
 
     /// Hands a connection to the pool, or turns it away. `preset`: whether the socket already
