@@ -56,7 +56,7 @@ pub const THREADS_PER_CORE: usize = 4;
 pub const MIN_DEFAULT_THREADS: usize = 8;
 /// Most connections admitted at once by default (being served, queued, or parked between
 /// requests or in the middle of a transfer); past it the acceptor answers 503 itself. A parked
-/// connection costs a few KiB (README, "Slow clients"), so this is bounded by descriptors, not
+/// connection costs a few KiB (docs/design.md, "Slow clients"), so this is bounded by descriptors, not
 /// memory: see [`max_connections_for`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// The open-descriptor limit the server raises its soft limit to at start-up (within the hard

@@ -133,7 +133,7 @@ impl Access {
         if !self.users.is_empty() && !self.loopback_only {
             notes.push(
                 "warning: Basic credentials cross the network readable by anyone on the path; \
-                 put TLS in front (see the README, Deployment)"
+                 put TLS in front (see docs/deployment.md)"
                     .to_string(),
             );
         }

@@ -286,7 +286,7 @@ class Run:
         # it went to B, the kill falls within the request, and the failure is one of transport
         # (cut, reset, 502), never a wrong body or a wrong 404. A's SIGTERM may cost nothing:
         # with --drain-idle longer than nginx's keepalive_timeout, A keeps its idle connections
-        # until nginx has closed them, so no request meets one being closed (README, "Behind
+        # until nginx has closed them, so no request meets one being closed (docs/deployment.md, "Behind
         # nginx"). Anything else fails the run.
         nginx_log = report.read_nginx_log(os.path.join(self.dirs["nginx"], "http-server.access.log"))
         addr = {i.name: f"127.0.0.1:{i.port}" for i in self.instances}

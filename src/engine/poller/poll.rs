@@ -11,7 +11,7 @@
 //! Cost: parking is a push onto a locked inbox, plus one byte on the wake-up socket when the
 //! inbox was empty (so a burst of parks wakes the poller once). The poll set is kept between
 //! waits: an entry is added with a push and removed with a swap, so adding and removing cost
-//! O(1); each wait itself is O(n) in the kernel, as `poll` is (see README, "How it works", for
+//! O(1); each wait itself is O(n) in the kernel, as `poll` is (see docs/design.md, "How it works", for
 //! the measured cost at 10 000 parked connections). Idle connections cost nothing between their
 //! events: the wait's timeout is the earliest deadline.
 //!
