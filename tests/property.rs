@@ -176,3 +176,39 @@ fn chunked_decoder_gives_the_same_answer_for_every_split() {
         }
     }
 }
+
+const XML_BODIES: &[&[u8]] = &[
+    br#"<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:displayname/></D:prop></D:propfind>"#,
+    br#"<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:a q='1'>x &amp; y<![CDATA[<>]]></Z:a></D:prop></D:set><D:remove><D:prop><Z:b/></D:prop></D:remove></D:propertyupdate>"#,
+    br#"<?xml version="1.0"?><D:lockinfo xmlns:D='DAV:'><!-- c --><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner><D:href>http://example.com/~me</D:href></D:owner></D:lockinfo>"#,
+];
+
+#[test]
+fn xml_reader_gives_the_same_answer_for_every_split() {
+    use http_server::app::dav::xml::{parse, Reader};
+    let mut rng = Rng(0x5eed_0f00_d00d_beef);
+    for round in 0..ROUNDS {
+        let mut input = XML_BODIES[rng.below(XML_BODIES.len())].to_vec();
+        if round % 4 != 0 {
+            mutate(&mut rng, &mut input);
+        }
+        let whole = parse(&input);
+        for _ in 0..4 {
+            let mut r = Reader::new();
+            let mut pos = 0;
+            let mut fed = Ok(());
+            while pos < input.len() && fed.is_ok() {
+                let end = (pos + 1 + rng.below(16)).min(input.len());
+                fed = r.feed(&input[pos..end]);
+                pos = end;
+            }
+            let got = fed.and_then(|()| r.finish());
+            assert_eq!(
+                got,
+                whole,
+                "round {round}: {:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
+    }
+}

@@ -10,6 +10,7 @@
 pub mod accept;
 pub mod assets;
 pub mod conditional;
+pub mod dav;
 pub mod encoding;
 pub mod escape;
 pub mod file_handlers;
