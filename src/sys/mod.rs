@@ -13,6 +13,8 @@
 //!   (connections are non-blocking anyway; tests use it on blocking ones).
 //! - `getrlimit(2)`/`setrlimit(2)` (`rlimit.rs`): the open-descriptor limit, raised at start-up
 //!   so that thousands of slow transfers fit.
+//! - `fgetxattr(2)` and its siblings (`xattr.rs`, Linux): extended attributes, where WebDAV's
+//!   dead properties are kept beside their file.
 //! - `flock(2)` (`flock.rs`): an upload's temporary file is locked while it is written, so that
 //!   other servers sharing the folder can tell it from one whose writer died.
 //! - `setsockopt(2)` for `TCP_DEFER_ACCEPT` (Linux), and `listen(2)` again for a longer accept
@@ -26,13 +28,14 @@
 //! Out of scope: anything std already offers safely (sockets, files, timeouts).
 //!
 //! This file has `poll`, `recv`, `sendfile`, `setsockopt` and `listen`; `epoll.rs`,
-//! `flock.rs`, `rlimit.rs` and `signal.rs` have the rest.
+//! `flock.rs`, `rlimit.rs`, `signal.rs` and `xattr.rs` have the rest.
 
 #[cfg(target_os = "linux")]
 mod epoll;
 mod flock;
 mod rlimit;
 mod signal;
+pub mod xattr;
 
 #[cfg(target_os = "linux")]
 pub use epoll::{Epoll, EpollEvent};
