@@ -270,16 +270,13 @@ fn gzip_with(c: &mut Compress, data: &[u8]) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Applies content negotiation to a response whose body is in memory: adds
-/// `Vary: Accept-Encoding` to anything compressible, and gzips it when the request's
-/// `Accept-Encoding` asks for gzip (read only for answers that could be compressed).
+/// Applies content negotiation to a compressible response whose body is in memory (the caller
+/// knows it is one: an echo, a listing): adds `Vary: Accept-Encoding`, and gzips it when the
+/// request's `Accept-Encoding` asks for gzip.
 ///
 /// # Errors
 /// Only if compression fails.
 pub fn negotiate(resp: &mut Response<'_>, request: &Headers) -> io::Result<()> {
-    if !resp.compressible {
-        return Ok(());
-    }
     // A handler that varies on more (`/user-agent`) names Accept-Encoding in its own Vary.
     if !resp
         .get_header("vary")
@@ -421,13 +418,11 @@ mod tests {
     #[test]
     fn negotiate_marks_vary_and_compresses_only_when_wanted() {
         let mut r = Response::text(Status::OK, "abc");
-        r.compressible = true;
         negotiate(&mut r, &headers("identity")).unwrap();
         assert_eq!(r.get_header("vary"), Some("Accept-Encoding"));
         assert_eq!(r.get_header("content-encoding"), None);
 
         let mut r = Response::text(Status::OK, "abc");
-        r.compressible = true;
         negotiate(&mut r, &headers("gzip")).unwrap();
         assert_eq!(r.get_header("content-encoding"), Some("gzip"));
 

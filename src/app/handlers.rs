@@ -52,9 +52,7 @@ pub fn echo(text: &[u8]) -> Result<Response<'_>, Error> {
     } else {
         text.into()
     };
-    let mut resp = Response::text(Status::OK, body);
-    resp.compressible = true;
-    Ok(resp)
+    Ok(Response::text(Status::OK, body))
 }
 
 /// `GET /user-agent`: the request's User-Agent value (empty if it sent none), with
@@ -63,9 +61,7 @@ pub fn user_agent(head: &Head) -> Response<'_> {
     let ua = head.headers.get("user-agent").unwrap_or_default();
     // The answer is a function of User-Agent: a shared cache must key it by that too, or it
     // would hand one client's answer to another (RFC 9110 §12.5.5).
-    let mut resp = Response::text(Status::OK, ua).header("Vary", "User-Agent, Accept-Encoding");
-    resp.compressible = true;
-    resp
+    Response::text(Status::OK, ua).header("Vary", "User-Agent, Accept-Encoding")
 }
 
 /// `GET /health`: 200 `ok` while serving, 503 `draining` once a shutdown has begun (so that a

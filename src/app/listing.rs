@@ -13,7 +13,7 @@
 use crate::app::conditional::{self, Precondition, Validators};
 use crate::app::fsroot::{fs_error, is_inside, OpenDir};
 use crate::app::paths::{is_upload_name, FilePath};
-use crate::app::{accept, assets, render};
+use crate::app::{accept, assets, encoding, render};
 use crate::config::Config;
 use crate::http::error::Error;
 use crate::http::parse::Head;
@@ -232,7 +232,7 @@ pub fn list(
     }
     let body = render::render(format, path, &listing, viewer);
     let mut resp = resp.body(body.into());
-    resp.compressible = true;
+    encoding::negotiate(&mut resp, &head.headers).map_err(Error::Io)?;
     Ok(resp)
 }
 

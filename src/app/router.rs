@@ -179,13 +179,13 @@ pub fn respond<'h>(
         can_write: grant.rights == Rights::Write && !config.read_only,
         offer_login: who.user.is_none() && app.access.login_would_help(),
     };
-    match dispatch(config, viewer, who.user.is_some(), cx, head, route)? {
-        Reply::Answer(mut resp) => {
-            encoding::negotiate(&mut resp, &head.headers).map_err(Error::Io)?;
-            Ok(Reply::Answer(resp))
-        }
-        absorb => Ok(absorb),
-    }
+    dispatch(config, viewer, who.user.is_some(), cx, head, route)
+}
+
+/// A text answer, gzipped if the client asks for it (and `Vary: Accept-Encoding` either way).
+fn negotiated<'h>(mut resp: Response<'h>, head: &Head) -> Result<Response<'h>, Error> {
+    encoding::negotiate(&mut resp, &head.headers).map_err(Error::Io)?;
+    Ok(resp)
 }
 
 /// Runs the handler of a routed request (`route` is what [`route`] made of its target).
@@ -235,8 +235,8 @@ pub fn dispatch<'h>(
     let answer = match (route, head.method) {
         (Route::Root, _) => handlers::root(config, head),
         (Route::Asset(name, query), _) => assets::serve(name, query, head)?,
-        (Route::Echo(text), _) => handlers::echo(text)?,
-        (Route::UserAgent, _) => handlers::user_agent(head),
+        (Route::Echo(text), _) => negotiated(handlers::echo(text)?, head)?,
+        (Route::UserAgent, _) => negotiated(handlers::user_agent(head), head)?,
         (Route::Health, _) => handlers::health(false, head)?,
         (Route::Login(query), _) => handlers::login(query, logged_in)?,
         (Route::File(path), method) => {

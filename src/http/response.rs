@@ -170,8 +170,6 @@ pub struct Response<'a> {
     /// Connection, Date), which the writer adds.
     pub headers: HeaderList,
     pub body: Body<'a>,
-    /// Whether gzip may be applied to this body (`encoding.rs` decides if it is).
-    pub compressible: bool,
 }
 
 impl<'a> Response<'a> {
@@ -181,7 +179,6 @@ impl<'a> Response<'a> {
             status,
             headers: HeaderList::default(),
             body: Body::Empty,
-            compressible: false,
         }
     }
 
@@ -229,7 +226,6 @@ impl<'a> Response<'a> {
             status: self.status,
             headers: self.headers,
             body,
-            compressible: self.compressible,
         }
     }
 
