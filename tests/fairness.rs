@@ -71,11 +71,11 @@ fn idle_connections_wait_off_the_queue_and_wake_when_a_request_comes() {
     }
     // With more connections than workers, the idle ones move to the parking lot, and then the
     // workers' own: a worker does not sit on a quiet connection while others are parked.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while srv.handle.parked() < 20 && Instant::now() < deadline {
-        sleep(Duration::from_millis(5));
-    }
-    assert_eq!(srv.handle.parked(), 20);
+    wait_until(
+        Instant::now() + CLIENT_TIMEOUT,
+        "all 20 idle connections are parked",
+        || srv.handle.parked() == 20,
+    );
     // A request on any of them is still answered.
     for (i, s) in conns.iter_mut().enumerate().rev() {
         s.write_all(format!("GET /echo/{i} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())

@@ -546,8 +546,8 @@ fn an_upload_whose_temporary_file_vanished_is_500_and_keeps_the_old_file() {
         .unwrap();
     let temp = {
         let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
-        loop {
-            let found = std::fs::read_dir(&srv.dir)
+        wait_for(deadline, "the temporary file appears", || {
+            std::fs::read_dir(&srv.dir)
                 .unwrap()
                 .map(|e| e.unwrap().path())
                 .find(|p| {
@@ -555,13 +555,8 @@ fn an_upload_whose_temporary_file_vanished_is_500_and_keeps_the_old_file() {
                         .unwrap()
                         .to_string_lossy()
                         .starts_with(".http-server-upload-")
-                });
-            if let Some(p) = found {
-                break p;
-            }
-            assert!(std::time::Instant::now() < deadline, "no temporary file");
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
+                })
+        })
     };
     std::fs::remove_file(&temp).unwrap();
     s.write_all(b" body!!").unwrap();
@@ -650,14 +645,8 @@ fn temp_files(dir: &std::path::Path) -> usize {
 
 /// Waits until the server has started `count` uploads' temporary files in `dir`.
 fn until_uploading(dir: &std::path::Path, count: usize) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while temp_files(dir) < count {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the uploads never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
+    wait_until(deadline, "the uploads started", || temp_files(dir) >= count);
 }
 
 #[test]

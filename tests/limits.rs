@@ -220,18 +220,19 @@ fn past_max_connections_the_acceptor_answers_503() {
             s
         })
         .collect();
-    // Let the acceptor count them.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while srv.handle.connections() < 3 && Instant::now() < deadline {
-        sleep(Duration::from_millis(5));
-    }
+    wait_until(
+        Instant::now() + CLIENT_TIMEOUT,
+        "the acceptor counts the three",
+        || srv.handle.connections() >= 3,
+    );
     let r = srv.request(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!((r.status, r.reason.as_str()), (503, "Service Unavailable"));
     assert_eq!(r.header("connection"), Some("close"));
     drop(held);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while srv.handle.connections() > 0 && Instant::now() < deadline {
-        sleep(Duration::from_millis(5));
-    }
+    wait_until(
+        Instant::now() + CLIENT_TIMEOUT,
+        "the held connections are closed",
+        || srv.handle.connections() == 0,
+    );
     still_serves(&srv);
 }
