@@ -402,22 +402,23 @@ fn a_client_that_leaves_mid_upload_changes_nothing() {
     )
     .unwrap();
     s.write_all(&vec![b'z'; 300_000]).unwrap();
-    drop(s);
-    // The server notices the close, removes the temporary file and keeps the original. (The
-    // connection count is no signal: it may still be 0 here, since a deferred accept can come
-    // after this client has written and left.)
     let names = || -> Vec<_> {
         std::fs::read_dir(&srv.dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while (names().len() > 1 || srv.handle.connections() > 0)
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    // The client leaves mid-upload, once the server has begun it (its temporary file is
+    // there), so that the connection count below means something: the accept has happened.
+    let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
+    wait_until(deadline, "the upload began", || names().len() > 1);
+    drop(s);
+    // The server notices the close, removes the temporary file and keeps the original.
+    wait_until(
+        deadline,
+        "the connection is closed and the temporary file gone",
+        || names().len() <= 1 && srv.handle.connections() == 0,
+    );
     assert_eq!(
         std::fs::read(srv.file("precious")).unwrap(),
         b"original content"
