@@ -12,7 +12,6 @@ use http_server::http::parse::Head;
 use http_server::{Config, Server};
 use std::io::Write;
 use std::net::TcpStream;
-use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -27,7 +26,13 @@ fn slow_and_silent_clients_do_not_starve_a_normal_one() {
     for s in &mut slow {
         s.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
     }
-    sleep(Duration::from_millis(100));
+    // The server has taken in the ten half heads and set them aside to wait for more (the
+    // silent ten are not handed to it yet: TCP_DEFER_ACCEPT waits for a first byte).
+    wait_until(
+        Instant::now() + CLIENT_TIMEOUT,
+        "the ten half heads are read and parked",
+        || srv.handle.parked() >= 10,
+    );
     for s in &mut slow {
         s.write_all(b"s").unwrap();
     }
