@@ -4,7 +4,6 @@ mod common;
 
 use common::*;
 use std::io::Write;
-use std::time::Duration;
 
 #[test]
 fn binds_and_answers_200_on_root() {
@@ -202,9 +201,9 @@ fn a_connection_that_sends_nothing_costs_nothing() {
         200
     );
     // The quiet connections were all closed and uncounted.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while srv.handle.connections() > 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(srv.handle.connections(), 0);
+    wait_until(
+        std::time::Instant::now() + CLIENT_TIMEOUT,
+        "no connection is counted",
+        || srv.handle.connections() == 0,
+    );
 }

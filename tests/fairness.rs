@@ -12,7 +12,6 @@ use http_server::http::parse::Head;
 use http_server::{Config, Server};
 use std::io::Write;
 use std::net::TcpStream;
-use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -27,7 +26,13 @@ fn slow_and_silent_clients_do_not_starve_a_normal_one() {
     for s in &mut slow {
         s.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
     }
-    sleep(Duration::from_millis(100));
+    // The server has taken in the ten half heads and set them aside to wait for more (the
+    // silent ten are not handed to it yet: TCP_DEFER_ACCEPT waits for a first byte).
+    wait_until(
+        Instant::now() + CLIENT_TIMEOUT,
+        "the ten half heads are read and parked",
+        || srv.handle.parked() >= 10,
+    );
     for s in &mut slow {
         s.write_all(b"s").unwrap();
     }
@@ -71,11 +76,11 @@ fn idle_connections_wait_off_the_queue_and_wake_when_a_request_comes() {
     }
     // With more connections than workers, the idle ones move to the parking lot, and then the
     // workers' own: a worker does not sit on a quiet connection while others are parked.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while srv.handle.parked() < 20 && Instant::now() < deadline {
-        sleep(Duration::from_millis(5));
-    }
-    assert_eq!(srv.handle.parked(), 20);
+    wait_until(
+        Instant::now() + CLIENT_TIMEOUT,
+        "all 20 idle connections are parked",
+        || srv.handle.parked() == 20,
+    );
     // A request on any of them is still answered.
     for (i, s) in conns.iter_mut().enumerate().rev() {
         s.write_all(format!("GET /echo/{i} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())

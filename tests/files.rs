@@ -402,22 +402,23 @@ fn a_client_that_leaves_mid_upload_changes_nothing() {
     )
     .unwrap();
     s.write_all(&vec![b'z'; 300_000]).unwrap();
-    drop(s);
-    // The server notices the close, removes the temporary file and keeps the original. (The
-    // connection count is no signal: it may still be 0 here, since a deferred accept can come
-    // after this client has written and left.)
     let names = || -> Vec<_> {
         std::fs::read_dir(&srv.dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while (names().len() > 1 || srv.handle.connections() > 0)
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    // The client leaves mid-upload, once the server has begun it (its temporary file is
+    // there), so that the connection count below means something: the accept has happened.
+    let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
+    wait_until(deadline, "the upload began", || names().len() > 1);
+    drop(s);
+    // The server notices the close, removes the temporary file and keeps the original.
+    wait_until(
+        deadline,
+        "the connection is closed and the temporary file gone",
+        || names().len() <= 1 && srv.handle.connections() == 0,
+    );
     assert_eq!(
         std::fs::read(srv.file("precious")).unwrap(),
         b"original content"
@@ -546,8 +547,8 @@ fn an_upload_whose_temporary_file_vanished_is_500_and_keeps_the_old_file() {
         .unwrap();
     let temp = {
         let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
-        loop {
-            let found = std::fs::read_dir(&srv.dir)
+        wait_for(deadline, "the temporary file appears", || {
+            std::fs::read_dir(&srv.dir)
                 .unwrap()
                 .map(|e| e.unwrap().path())
                 .find(|p| {
@@ -555,13 +556,8 @@ fn an_upload_whose_temporary_file_vanished_is_500_and_keeps_the_old_file() {
                         .unwrap()
                         .to_string_lossy()
                         .starts_with(".http-server-upload-")
-                });
-            if let Some(p) = found {
-                break p;
-            }
-            assert!(std::time::Instant::now() < deadline, "no temporary file");
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
+                })
+        })
     };
     std::fs::remove_file(&temp).unwrap();
     s.write_all(b" body!!").unwrap();
@@ -650,14 +646,8 @@ fn temp_files(dir: &std::path::Path) -> usize {
 
 /// Waits until the server has started `count` uploads' temporary files in `dir`.
 fn until_uploading(dir: &std::path::Path, count: usize) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while temp_files(dir) < count {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the uploads never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
+    wait_until(deadline, "the uploads started", || temp_files(dir) >= count);
 }
 
 #[test]

@@ -9,7 +9,7 @@
 mod common;
 
 use common::process::{temp_files, wait_for_upload_start, Proc};
-use common::{read_response, TempDir};
+use common::{read_response, wait_until, TempDir, CLIENT_TIMEOUT};
 use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
@@ -216,14 +216,10 @@ fn two_instances_creating_one_name_only_if_absent_land_one_body() {
             s
         })
         .collect();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while temp_files(dir.path()).len() < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the uploads never began"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
+    wait_until(deadline, "both uploads began", || {
+        temp_files(dir.path()).len() >= 2
+    });
     let mut statuses = Vec::new();
     for (s, body) in started.iter_mut().zip(&bodies) {
         s.write_all(&body[body.len() - 1..]).unwrap();

@@ -4,7 +4,6 @@ mod common;
 
 use common::*;
 use std::io::Write;
-use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -86,14 +85,32 @@ fn http10_closes_unless_keep_alive_is_asked() {
     }
 }
 
+/// Waits until the server has read all of the `writes` pieces sent so far on a test's only
+/// connection and parked it to wait for more: so that each piece reaches it on its own. The
+/// first piece is read when the connection is accepted (`TCP_DEFER_ACCEPT` waits for it), each
+/// later one after a wake-up from the poller.
+fn until_read_and_parked(srv: &TestServer, writes: usize) {
+    let wakeups = writes as u64 - 1;
+    wait_until(
+        Instant::now() + CLIENT_TIMEOUT,
+        "the server has read the piece sent and waits for more",
+        // The wake-up count first (the poller counts it once the connection has left the lot),
+        // so that a parked count of 1 read after it is the connection parked again.
+        || srv.handle.wakeups() >= wakeups && srv.handle.parked() == 1,
+    );
+}
+
 #[test]
 fn reads_a_request_sent_one_byte_at_a_time() {
     let srv = server();
     let mut s = srv.connect();
     s.set_nodelay(true).unwrap();
-    for b in b"GET /echo/slow HTTP/1.1\r\nHost: localhost\r\nUser-Agent: t\r\n\r\n" {
+    let request = b"GET /echo/slow HTTP/1.1\r\nHost: localhost\r\nUser-Agent: t\r\n\r\n";
+    for (i, b) in request.iter().enumerate() {
         s.write_all(&[*b]).unwrap();
-        sleep(Duration::from_millis(1));
+        if i + 1 < request.len() {
+            until_read_and_parked(&srv, i + 1);
+        }
     }
     assert_eq!(read_response(&mut s, false).body, b"slow");
 }
@@ -105,11 +122,11 @@ fn reads_a_post_body_split_over_several_writes() {
     s.set_nodelay(true).unwrap();
     s.write_all(b"POST /files/split HTTP/1.1\r\nHost: localhost\r\nContent-Length: 12\r\n")
         .unwrap();
-    sleep(Duration::from_millis(20));
+    until_read_and_parked(&srv, 1);
     s.write_all(b"\r\nhello").unwrap();
-    sleep(Duration::from_millis(20));
+    until_read_and_parked(&srv, 2);
     s.write_all(b" ").unwrap();
-    sleep(Duration::from_millis(20));
+    until_read_and_parked(&srv, 3);
     s.write_all(b"world!").unwrap();
     assert_eq!(read_response(&mut s, false).status, 201);
     assert_eq!(std::fs::read(srv.file("split")).unwrap(), b"hello world!");

@@ -152,6 +152,7 @@ fn a_head_dripping_one_byte_at_a_time_still_times_out() {
         if s.write_all(b"X").is_err() {
             break;
         }
+        // The drip's pace, on purpose: real time must pass for the header timeout to fall due.
         sleep(Duration::from_millis(50));
         s.set_nonblocking(true).unwrap();
         let mut b = [0u8; 1];
@@ -187,7 +188,14 @@ fn a_client_that_does_not_read_is_cut_off_by_the_write_timeout() {
     let mut s = srv.connect();
     s.write_all(b"GET /files/huge HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
-    sleep(Duration::from_millis(1500));
+    // The answer begins (so the connection was accepted and counted); then, with nobody
+    // reading, the server's writes stall until the write timeout closes the connection.
+    assert_eq!(s.peek(&mut [0u8; 1]).unwrap(), 1, "no answer began");
+    wait_until(
+        Instant::now() + CLIENT_TIMEOUT,
+        "the server gave up on the client that does not read",
+        || srv.handle.connections() == 0,
+    );
     // Now read: the server gave up, so we get less than the whole file, then EOF or reset.
     let mut got = 0usize;
     let mut buf = vec![0u8; 1 << 16];
@@ -220,18 +228,19 @@ fn past_max_connections_the_acceptor_answers_503() {
             s
         })
         .collect();
-    // Let the acceptor count them.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while srv.handle.connections() < 3 && Instant::now() < deadline {
-        sleep(Duration::from_millis(5));
-    }
+    wait_until(
+        Instant::now() + CLIENT_TIMEOUT,
+        "the acceptor counts the three",
+        || srv.handle.connections() >= 3,
+    );
     let r = srv.request(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!((r.status, r.reason.as_str()), (503, "Service Unavailable"));
     assert_eq!(r.header("connection"), Some("close"));
     drop(held);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while srv.handle.connections() > 0 && Instant::now() < deadline {
-        sleep(Duration::from_millis(5));
-    }
+    wait_until(
+        Instant::now() + CLIENT_TIMEOUT,
+        "the held connections are closed",
+        || srv.handle.connections() == 0,
+    );
     still_serves(&srv);
 }

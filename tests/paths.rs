@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use std::io::Write;
 use std::os::unix::fs::symlink;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn send(srv: &TestServer, method: &str, path: &str, body: &[u8]) -> Response {
     let mut raw = format!(
@@ -195,11 +195,11 @@ fn keeps_an_upload_inside_when_its_folder_is_swapped_for_a_link() {
     )
     .unwrap();
     // Wait until the server has opened the folder and started the temporary file in it.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::fs::read_dir(srv.file("sub")).unwrap().count() == 0 {
-        assert!(Instant::now() < deadline, "upload never started");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until(
+        Instant::now() + CLIENT_TIMEOUT,
+        "the upload started",
+        || std::fs::read_dir(srv.file("sub")).unwrap().count() > 0,
+    );
     std::fs::rename(srv.file("sub"), srv.file("sub-old")).unwrap();
     symlink(&outside, srv.file("sub")).unwrap();
     s.write_all(b"-last").unwrap();
@@ -341,21 +341,17 @@ fn a_failed_upload_takes_the_folders_it_made_with_it() {
         b"PUT /files/kept/new/deeper/f.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nonly part",
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !srv.file("kept/new/deeper").exists() {
-        assert!(Instant::now() < deadline, "the upload never began");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until(Instant::now() + CLIENT_TIMEOUT, "the upload began", || {
+        srv.file("kept/new/deeper").exists()
+    });
     drop(s);
     // The client left: the upload fails, and the two folders it made go; the one that was
     // there stays.
-    while srv.file("kept/new").exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the folders made for a failed upload stayed"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until(
+        Instant::now() + CLIENT_TIMEOUT,
+        "the folders made for the failed upload are gone",
+        || !srv.file("kept/new").exists(),
+    );
     assert!(srv.file("kept").is_dir());
     // A successful one keeps them.
     assert_eq!(send(&srv, "PUT", "/files/kept/new/f.txt", b"x").status, 201);

@@ -42,6 +42,7 @@ fn quiet_keep_alive_clients_neither_spin_the_workers_nor_wait_behind_them() {
             .unwrap();
             assert_eq!(read_response(s, false).text(), format!("{round}-{i}"));
         }
+        // The clients' quiet spell, on purpose: idle connections are what is under test.
         sleep(Duration::from_millis(5));
     }
     let wall = started.elapsed();

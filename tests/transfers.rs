@@ -420,6 +420,7 @@ fn a_parked_gzip_download_decodes_to_the_file() {
             let n = s.read(&mut b).unwrap();
             assert!(n > 0, "{version}: closed after {} bytes", got.len());
             got.extend_from_slice(&b[..n]);
+            // A slow client on purpose: the server must fill the socket and park the download.
             std::thread::sleep(PACE);
         }
         let r = read_response(&mut (&got[..]).chain(&mut s), false);

@@ -229,7 +229,16 @@ pub fn is_closed(s: &mut TcpStream) -> bool {
 /// `what` was awaited, if it still does not hold at `deadline`. For anything a test can observe
 /// (a file appears, a count drops), instead of a sleep guessed long enough.
 pub fn wait_until(deadline: Instant, what: &str, mut condition: impl FnMut() -> bool) {
-    while !condition() {
+    wait_for(deadline, what, || condition().then_some(()));
+}
+
+/// Like `wait_until`, for a condition that finds something: waits until `find` gives a value,
+/// and returns it.
+pub fn wait_for<T>(deadline: Instant, what: &str, mut find: impl FnMut() -> Option<T>) -> T {
+    loop {
+        if let Some(found) = find() {
+            return found;
+        }
         assert!(Instant::now() < deadline, "gave up waiting until {what}");
         std::thread::sleep(Duration::from_millis(2));
     }

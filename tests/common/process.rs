@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_http-server");
 
@@ -113,14 +113,9 @@ impl Proc {
     }
 
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + CLIENT_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the server did not exit");
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        super::wait_for(Instant::now() + CLIENT_TIMEOUT, "the server exited", || {
+            self.child.try_wait().unwrap()
+        })
     }
 }
 
@@ -144,9 +139,7 @@ pub fn temp_files(dir: &Path) -> Vec<String> {
 
 /// Waits until the server has begun an upload: its temporary file exists.
 pub fn wait_for_upload_start(dir: &Path) {
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    while temp_files(dir).is_empty() {
-        assert!(Instant::now() < deadline, "the upload never began");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    super::wait_until(Instant::now() + CLIENT_TIMEOUT, "the upload began", || {
+        !temp_files(dir).is_empty()
+    });
 }
