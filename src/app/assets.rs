@@ -20,6 +20,8 @@ use crate::http::Status;
 pub const LISTING_PAGE: &str = include_str!("assets/listing.html");
 /// The start page's template, for browsers asking for `/`.
 pub const ROOT_PAGE: &str = include_str!("assets/root.html");
+/// The page a browser gets with a 4xx or 5xx answer.
+pub const ERROR_PAGE: &str = include_str!("assets/error.html");
 const STYLE: &str = include_str!("assets/style.css");
 const SCRIPT: &str = include_str!("assets/listing.js");
 

@@ -12,6 +12,7 @@ pub mod assets;
 pub mod conditional;
 pub mod dav;
 pub mod encoding;
+pub mod error_page;
 pub mod escape;
 pub mod file_handlers;
 pub mod files;

@@ -7,7 +7,7 @@
 
 use crate::app::file_handlers::{self, with_store_headers, ALLOW_DIR};
 use crate::app::render::Viewer;
-use crate::app::{assets, encoding, handlers, App};
+use crate::app::{assets, encoding, error_page, handlers, App};
 use crate::config::{Config, Rights};
 use crate::http::error::Error;
 use crate::http::handler::{Context, Handler, Reply, Who};
@@ -135,6 +135,10 @@ fn path_of(target: &[u8]) -> Result<&[u8], Error> {
 impl Handler for App {
     fn handle<'h>(&self, cx: &Context, head: &'h Head, who: &mut Who) -> Result<Reply<'h>, Error> {
         respond(self, cx, head, who)
+    }
+
+    fn error_response(&self, head: &Head, e: &Error) -> Response<'static> {
+        error_page::answer(&self.config, head, e)
     }
 }
 

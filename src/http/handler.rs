@@ -74,4 +74,12 @@ pub trait Handler: Send + Sync {
     /// Whatever the request comes to other than an answer of the handler's own making: the
     /// engine answers it with the error's status.
     fn handle<'h>(&self, cx: &Context, head: &'h Head, who: &mut Who) -> Result<Reply<'h>, Error>;
+
+    /// The answer to an error that a request with this head came to (from the handler, the
+    /// body, or the engine's own checks): by default the error's own, a one-line text. The
+    /// application may dress it (a page for a browser) but keeps its status and headers.
+    fn error_response(&self, head: &Head, e: &Error) -> Response<'static> {
+        let _ = head;
+        e.response()
+    }
 }

@@ -219,7 +219,7 @@ impl Conn {
                     self.log_failure(head, who, &e);
                 }
                 let keep = !e.closes_connection();
-                Some((e.response(), keep))
+                Some((self.shared.handler.error_response(head, &e), keep))
             }
             Outcome::Panicked => {
                 self.shared.log.info(format_args!(
