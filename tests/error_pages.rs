@@ -46,7 +46,17 @@ fn a_browser_gets_a_page_with_a_way_back() {
         .contains("default-src 'none'"));
     let page = r.text();
     assert!(page.contains("<h1>404 Not Found</h1>"), "{page}");
-    assert!(page.contains("<p>Not found.</p>"), "{page}");
+    assert!(
+        page.contains("<p>There is nothing at /files/a/b/c/missing.txt.</p>"),
+        "{page}"
+    );
+    // What the request named is shown as text, never as markup.
+    let odd = ask(&srv, "GET", "/files/%3Cb%3Ex%3C/b%3E?<i>", BROWSER);
+    assert!(
+        odd.text().contains("/files/%3Cb%3Ex%3C/b%3E?&lt;i&gt;"),
+        "{}",
+        odd.text()
+    );
     assert_eq!(link(&page), "/files/a/b/", "the nearest folder that exists");
     assert_eq!(
         link(&ask(&srv, "GET", "/files/x/y", BROWSER).text()),

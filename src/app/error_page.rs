@@ -30,8 +30,15 @@ pub fn answer(config: &Config, head: &Head, e: &Error) -> Response<'static> {
     let status = plain.status;
     let title = format!("{} {}", status.0, status.reason());
     let (back, back_text) = nearest_folder(config, head.target());
+    let text = match e {
+        Error::NotFound => format!(
+            "There is nothing at {}.",
+            String::from_utf8_lossy(head.target())
+        ),
+        e => sentence(&e.message()),
+    };
     let mut message = String::new();
-    escape::push_html(&mut message, &sentence(&e.message()));
+    escape::push_html(&mut message, &text);
     let mut back_url = String::new();
     escape::push_html(&mut back_url, &back);
     let mut back_label = String::new();

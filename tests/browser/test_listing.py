@@ -342,6 +342,20 @@ def test_screenshots(ctx, srv):
         sized.close()
 
 
+def test_a_missing_file_shows_a_page_with_a_way_back(ctx, srv):
+    (srv.dir / "sub").mkdir()
+    page = ctx.new_page()
+    # The 404 itself is logged by Chromium as a failed load: that is the point of the page.
+    watch = Watch(page, allowed=[r"404"])
+    response = page.goto(srv.base + "/files/sub/missing.txt")
+    assert response.status == 404, response.status
+    expect(page.get_by_role("heading", name="404 Not Found")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "error-404.png"))
+    page.get_by_role("link", name="Go to /files/sub/").click()
+    expect(page).to_have_url(srv.base + "/files/sub/")
+    watch.check()
+
+
 def test_start_page_links_the_files(ctx, srv):
     page = ctx.new_page()
     watch = Watch(page)
@@ -469,6 +483,7 @@ TESTS = [
     test_hides_write_controls_when_the_listing_says_so,
     test_screenshots,
     test_start_page_links_the_files,
+    test_a_missing_file_shows_a_page_with_a_way_back,
 ]
 
 
