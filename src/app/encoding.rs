@@ -79,7 +79,7 @@ pub(crate) fn parse_qvalue(v: &[u8]) -> Option<u32> {
 }
 
 /// The fixed 10-byte gzip member header (RFC 1952 §2.3): deflate, no flags, no mtime, OS unknown.
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+pub(crate) const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
 thread_local! {
     /// Each worker's deflate state, reset between responses: setting one up costs more than
@@ -110,7 +110,7 @@ pub fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
 
 /// Appends `data` to `out` deflated on its own: no history from before, and a sync flush at the
 /// end, so that it ends on a byte boundary and the next block can follow it in one stream.
-fn deflate_block(data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+pub(crate) fn deflate_block(data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
     with_deflate(|c| {
         let start_in = c.total_in();
         loop {
@@ -136,7 +136,7 @@ fn deflate_block(data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
 }
 
 /// The final, empty deflate block (fixed Huffman codes, BFINAL set): ends the stream.
-const FINAL_EMPTY_BLOCK: [u8; 2] = [0x03, 0x00];
+pub(crate) const FINAL_EMPTY_BLOCK: [u8; 2] = [0x03, 0x00];
 
 /// A file gzipped block by block as it is sent (see the module doc).
 pub struct GzipStream {

@@ -8,6 +8,7 @@
 //! upload, a `BodySink` that the engine feeds the body into as it arrives.
 
 pub mod accept;
+pub mod archive;
 pub mod assets;
 pub mod conditional;
 pub mod dav;
