@@ -214,18 +214,33 @@ def test_opens_a_subfolder_and_downloads_a_file(ctx, srv):
 def test_deletes_a_file_and_shows_the_servers_error_text(ctx, srv):
     (srv.dir / "keep").mkdir()
     (srv.dir / "keep" / "inside.txt").write_text("x")
+    (srv.dir / "empty").mkdir()
     (srv.dir / "gone.txt").write_text("bye")
+    (srv.dir / "locked").mkdir()
+    (srv.dir / "locked" / "x").write_text("x")
     page = ctx.new_page()
-    # Deleting a folder that is not empty is refused with 409 on purpose; Chromium logs that.
+    # The server's own refusal is provoked on purpose below; Chromium logs its status.
     watch = Watch(page, allowed=[r"status of 409"])
     page.goto(srv.base + "/files/")
     row(page, "gone.txt").get_by_role("button", name="Delete gone.txt").click()
     expect(row(page, "gone.txt")).to_have_count(0, timeout=TIMEOUT_MS)
     assert not (srv.dir / "gone.txt").exists()
+    # A folder with something in it: the page says how much before it asks, and asks nothing.
     row(page, "keep").get_by_role("button", name="Delete keep").click()
     expect(page.locator("#error")).to_be_visible()
-    expect(page.locator("#error")).to_contain_text("conflict: the folder is not empty")
+    expect(page.locator("#error")).to_contain_text("holds 1 entry: delete them first")
     assert (srv.dir / "keep" / "inside.txt").exists()
+    # An empty one goes.
+    row(page, "empty").get_by_role("button", name="Delete empty").click()
+    expect(row(page, "empty")).to_have_count(0, timeout=TIMEOUT_MS)
+    assert not (srv.dir / "empty").exists()
+    # One that fills up between the look and the delete: the server's own text.
+    page.route("**/files/locked/", lambda route: route.fulfill(status=200, body="[]",
+               headers={"Content-Type": "application/json"})
+               if route.request.method == "GET" else route.continue_())
+    row(page, "locked").get_by_role("button", name="Delete locked").click()
+    expect(page.locator("#error")).to_contain_text("conflict: the folder is not empty")
+    assert (srv.dir / "locked" / "x").exists()
     watch.check()
 
 
@@ -356,6 +371,39 @@ def test_a_missing_file_shows_a_page_with_a_way_back(ctx, srv):
     watch.check()
 
 
+def test_an_upload_can_be_cancelled_and_leaves_nothing(ctx, srv):
+    (srv.dir / "big.bin").write_bytes(b"the old file")
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(srv.base + "/files/")
+    # Slow the upload down to 200 KB/s, so that it is still going when Cancel is clicked.
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 200_000,
+    })
+    page.set_input_files("#file-input", files=[{
+        "name": "new.bin", "mimeType": "application/octet-stream", "buffer": os.urandom(4_000_000),
+    }])
+    item = page.locator("#uploads li", has_text="new.bin")
+    # Speed and time left show while it goes.
+    expect(item.locator(".status")).to_contain_text(re.compile(r"/s .* left"), timeout=TIMEOUT_MS)
+    deadline = time.monotonic() + 10
+    while not any(p.name.startswith(".http-server-upload-") for p in srv.dir.iterdir()):
+        assert time.monotonic() < deadline, "the upload never started on the server"
+        time.sleep(0.02)
+    item.get_by_role("button", name="Cancel the upload of new.bin").click()
+    expect(item.locator(".status")).to_have_text("cancelled")
+    # The server removes its temporary file as soon as the client has gone.
+    deadline = time.monotonic() + 10
+    while any(p.name.startswith(".http-server-upload-") for p in srv.dir.iterdir()):
+        assert time.monotonic() < deadline, "the temporary file stayed"
+        time.sleep(0.02)
+    assert not (srv.dir / "new.bin").exists()
+    assert (srv.dir / "big.bin").read_bytes() == b"the old file"
+    watch.check()
+
+
 def test_start_page_links_the_files(ctx, srv):
     page = ctx.new_page()
     watch = Watch(page)
@@ -381,6 +429,27 @@ def test_without_credentials_the_page_is_refused(browser):
             raise AssertionError("the page loaded without credentials")
         except PlaywrightError as e:
             assert "ERR_INVALID_AUTH_CREDENTIALS" in str(e), e
+    finally:
+        ctx.close()
+        srv.stop()
+
+
+def test_times_are_local_with_utc_in_the_tooltip(browser):
+    srv = Server()
+    path = srv.dir / "f.txt"
+    path.write_text("x")
+    os.utime(path, (1_700_000_000, 1_700_000_000))  # 2023-11-14 22:13:20 UTC
+    ctx = browser.new_context(timezone_id="Asia/Tokyo", locale="en-US")
+    try:
+        page = ctx.new_page()
+        watch = Watch(page)
+        page.goto(srv.base + "/files/")
+        when = row(page, "f.txt").locator("time")
+        expect(when).to_have_attribute("title", "2023-11-14 22:13 UTC")
+        expect(when).to_contain_text("Nov 15, 2023")
+        expect(when).to_contain_text("7:13")
+        expect(page.locator("th.mtime button")).to_have_text("Modified")
+        watch.check()
     finally:
         ctx.close()
         srv.stop()
@@ -469,6 +538,7 @@ ACCESS_TESTS = [
     test_a_reader_sees_no_write_controls,
     test_logging_in_from_the_page_shows_the_write_controls,
     test_another_site_cannot_write_through_the_browser,
+    test_times_are_local_with_utc_in_the_tooltip,
 ]
 
 TESTS = [
@@ -484,6 +554,7 @@ TESTS = [
     test_screenshots,
     test_start_page_links_the_files,
     test_a_missing_file_shows_a_page_with_a_way_back,
+    test_an_upload_can_be_cancelled_and_leaves_nothing,
 ]
 
 

@@ -1,7 +1,8 @@
-// The folder page's behaviour: sorting by column, uploads (file input and drag and drop, each
-// file sent with PUT, a progress bar per file), new folders (PUT of "name/"), deletes, and
-// refreshing the table from the server after a change. The server renders and escapes every
-// row; this script only moves rows around and sets text, never HTML from strings.
+// The folder page's behaviour: sorting by column, times in the viewer's own time zone (the
+// server writes UTC), uploads (file input and drag and drop, each file sent with PUT, a
+// progress bar with speed and time left, a Cancel button), new folders (PUT of "name/"),
+// deletes, and refreshing the table from the server after a change. The server renders and
+// escapes every row; this script only moves rows around and sets text, never HTML from strings.
 "use strict";
 
 (function () {
@@ -53,7 +54,52 @@
     return order * sortDir;
   }
 
+  // Times: the server writes "2026-11-23 20:58" in UTC; show the viewer's local time, with the
+  // UTC one in the tooltip.
+  const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  function localTimes() {
+    for (const el of rowsEl.querySelectorAll("time[datetime]")) {
+      const when = new Date(el.getAttribute("datetime"));
+      if (!Number.isNaN(when.getTime()) && !el.dataset.local) {
+        el.title = el.textContent + " UTC";
+        el.textContent = timeFormat.format(when);
+        el.dataset.local = "true";
+      }
+    }
+  }
+  const timeHeading = document.querySelector("th.mtime button");
+  if (timeHeading) {
+    timeHeading.textContent = "Modified";
+  }
+
+  // Sizes and rates in the units of the size column.
+  function human(bytes) {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let n = bytes;
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) {
+      n /= 1024;
+      i += 1;
+    }
+    return (i === 0 ? String(n) : n.toFixed(n < 10 ? 1 : 0)) + " " + units[i];
+  }
+
+  function duration(seconds) {
+    if (!Number.isFinite(seconds)) {
+      return "";
+    }
+    const s = Math.max(1, Math.round(seconds));
+    if (s < 60) {
+      return s + " s";
+    }
+    if (s < 3600) {
+      return Math.floor(s / 60) + " min " + (s % 60) + " s";
+    }
+    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  }
+
   function sortRows() {
+    localTimes();
     const rows = Array.from(rowsEl.querySelectorAll("tr[data-name]"));
     rows.sort(compare);
     for (const row of rows) {
@@ -113,12 +159,18 @@
     const status = document.createElement("span");
     status.className = "status";
     status.textContent = "waiting";
-    item.append(name, bar, status);
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "cancel";
+    cancel.textContent = "Cancel";
+    cancel.setAttribute("aria-label", "Cancel the upload of " + file.name);
+    item.append(name, bar, status, cancel);
     uploadsEl.appendChild(item);
-    return send(file, { item, bar, status }, null);
+    return send(file, { item, bar, status, cancel }, null);
   }
 
   function failed(row, text) {
+    row.cancel.hidden = true;
     row.item.classList.add("failed");
     row.status.textContent = "failed: " + text;
     return false;
@@ -171,10 +223,23 @@
   // Sends the file: as a new one (`etag` null: If-None-Match: *), or over the file whose tag
   // is `etag` (If-Match).
   function send(file, row, etag) {
-    const { item, bar, status } = row;
+    const { item, bar, status, cancel } = row;
     item.classList.remove("failed", "exists");
     return new Promise(function (resolve) {
       const xhr = new XMLHttpRequest();
+      // Cancelling closes the connection mid-body: the server removes what it had stored, and
+      // the file that was there (if any) stays as it was.
+      cancel.hidden = false;
+      cancel.onclick = function () {
+        xhr.abort();
+      };
+      xhr.addEventListener("abort", function () {
+        cancel.hidden = true;
+        item.classList.add("failed");
+        status.textContent = "cancelled";
+        resolve(false);
+      });
+      const started = performance.now();
       xhr.open("PUT", folder + encodeURIComponent(file.name));
       if (etag === null) {
         xhr.setRequestHeader("If-None-Match", "*");
@@ -184,10 +249,17 @@
       xhr.upload.addEventListener("progress", function (e) {
         if (e.lengthComputable && e.total > 0) {
           bar.value = Math.round((e.loaded / e.total) * 100);
-          status.textContent = bar.value + "%";
+          const seconds = (performance.now() - started) / 1000;
+          let text = bar.value + "%";
+          if (seconds > 0.5 && e.loaded > 0 && e.loaded < e.total) {
+            const rate = e.loaded / seconds;
+            text += " \u00b7 " + human(rate) + "/s \u00b7 " + duration((e.total - e.loaded) / rate) + " left";
+          }
+          status.textContent = text;
         }
       });
       xhr.addEventListener("load", function () {
+        cancel.hidden = true;
         if (xhr.status === 201 || xhr.status === 204) {
           bar.value = 100;
           item.classList.add("done");
@@ -200,6 +272,7 @@
         }
       });
       xhr.addEventListener("error", function () {
+        cancel.hidden = true;
         resolve(failed(row, "the connection was lost"));
       });
       status.textContent = "0%";
@@ -238,8 +311,28 @@
     }
   }
 
+  // How many entries a folder holds (from its JSON listing), or null if that cannot be read.
+  async function entriesIn(url) {
+    try {
+      const res = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-cache" });
+      return res.ok ? (await res.json()).length : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
   async function remove(button) {
     const name = button.dataset.name;
+    const row = button.closest("tr");
+    if (row && row.dataset.type === "dir") {
+      // Said before asking: the server removes only empty folders.
+      const count = await entriesIn(button.dataset.url);
+      if (count !== null && count > 0) {
+        showError("The folder \u201c" + name + "\u201d holds " + count +
+          (count === 1 ? " entry" : " entries") + ": delete them first.");
+        return;
+      }
+    }
     if (!window.confirm("Delete \u201c" + name + "\u201d?")) {
       return;
     }
