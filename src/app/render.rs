@@ -188,7 +188,20 @@ fn row(out: &mut String, folder_url: &str, e: &Entry) {
         out,
         "<td class=\"mtime\"><time datetime=\"{when}\">{shown}</time></td><td class=\"actions\">"
     );
-    if !e.is_dir {
+    // The actions sit in a menu (`<details>`), which the script opens on wide screens, where
+    // they show in a row; on narrow ones they stay behind one button, so that a lone red
+    // Delete is never one tap from losing a file. Delete comes last, after Download or Open.
+    let _ = write!(
+        out,
+        "<details class=\"more\"><summary aria-label=\"Actions for {name}\">&hellip;</summary>\
+         <span class=\"items\">"
+    );
+    if e.is_dir {
+        let _ = write!(
+            out,
+            "<a class=\"open\" href=\"{url}\" aria-label=\"Open {name}\">Open</a>"
+        );
+    } else {
         let _ = write!(
             out,
             "<a class=\"download\" href=\"{url}\" download=\"{name}\" \
@@ -198,7 +211,7 @@ fn row(out: &mut String, folder_url: &str, e: &Entry) {
     let _ = write!(
         out,
         "<button type=\"button\" class=\"delete write\" data-url=\"{url}\" \
-         data-name=\"{name}\" aria-label=\"Delete {name}\">Delete</button></td></tr>"
+         data-name=\"{name}\" aria-label=\"Delete {name}\">Delete</button></span></details></td></tr>"
     );
 }
 

@@ -455,6 +455,42 @@ def test_times_are_local_with_utc_in_the_tooltip(browser):
         srv.stop()
 
 
+def test_on_a_phone_the_actions_hide_behind_one_button(browser):
+    srv = Server()
+    (srv.dir / "notes.txt").write_text("x")
+    (srv.dir / "sub").mkdir()
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = ctx.new_page()
+        watch = Watch(page)
+        page.goto(srv.base + "/files/")
+        notes = row(page, "notes.txt")
+        expect(notes.get_by_role("button", name="Delete notes.txt")).to_be_hidden()
+        expect(notes.get_by_role("link", name="Download notes.txt")).to_be_hidden()
+        notes.get_by_label("Actions for notes.txt").click()
+        items = notes.locator(".items > *")
+        expect(items).to_have_count(2)
+        expect(items.first).to_have_text("Download")
+        expect(items.last).to_have_text("Delete")
+        expect(notes.get_by_role("button", name="Delete notes.txt")).to_be_visible()
+        # A folder's menu opens it first, and deletes last.
+        sub = row(page, "sub")
+        sub.get_by_label("Actions for sub").click()
+        expect(sub.locator(".items > *").first).to_have_text("Open")
+        # One menu open at a time.
+        expect(notes.get_by_role("button", name="Delete notes.txt")).to_be_hidden()
+        page.screenshot(path=str(SHOTS / "phone-menu-390x844.png"))
+        # Wide again: the actions are in the row, the menu buttons gone.
+        page.set_viewport_size({"width": 1280, "height": 800})
+        expect(notes.get_by_label("Actions for notes.txt")).to_be_hidden()
+        expect(notes.get_by_role("link", name="Download notes.txt")).to_be_visible()
+        expect(sub.get_by_role("link", name="Open sub")).to_be_hidden()
+        watch.check()
+    finally:
+        ctx.close()
+        srv.stop()
+
+
 def test_a_reader_sees_no_write_controls(browser):
     srv = Server(["--auth-read", "bob:reader"])
     (srv.dir / "f.txt").write_text("x")
@@ -539,6 +575,7 @@ ACCESS_TESTS = [
     test_logging_in_from_the_page_shows_the_write_controls,
     test_another_site_cannot_write_through_the_browser,
     test_times_are_local_with_utc_in_the_tooltip,
+    test_on_a_phone_the_actions_hide_behind_one_button,
 ]
 
 TESTS = [

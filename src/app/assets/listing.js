@@ -98,8 +98,31 @@
     return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
   }
 
+  // Row actions: in a row on wide screens (every menu open, its button hidden), behind one
+  // button each on narrow ones.
+  const wide = window.matchMedia("(min-width: 641px)");
+  function layoutActions() {
+    body.classList.toggle("wide", wide.matches);
+    for (const menu of rowsEl.querySelectorAll("details.more")) {
+      menu.open = wide.matches;
+    }
+  }
+  wide.addEventListener("change", layoutActions);
+  // On a narrow screen one menu is open at a time.
+  rowsEl.addEventListener("toggle", function (e) {
+    if (wide.matches || !e.target.open) {
+      return;
+    }
+    for (const menu of rowsEl.querySelectorAll("details.more[open]")) {
+      if (menu !== e.target) {
+        menu.open = false;
+      }
+    }
+  }, true);
+
   function sortRows() {
     localTimes();
+    layoutActions();
     const rows = Array.from(rowsEl.querySelectorAll("tr[data-name]"));
     rows.sort(compare);
     for (const row of rows) {
