@@ -205,8 +205,8 @@ pub fn dispatch<'h>(
     head: &'h Head,
     route: Result<Route<'h>, Error>,
 ) -> Result<Reply<'h>, Error> {
-    if matches!(head.method, Method::Other | Method::Connect) {
-        // CONNECT is for proxies; this is an origin server.
+    // CONNECT is for proxies; this is an origin server. WebDAV's methods are not served yet.
+    if matches!(head.method, Method::Other | Method::Connect) || head.method.is_webdav() {
         return Err(Error::MethodNotImplemented);
     }
     let route = route?;

@@ -31,10 +31,32 @@ pub enum Method {
     Connect,
     Trace,
     Patch,
+    /// WebDAV's (RFC 4918 §9).
+    Propfind,
+    Proppatch,
+    Mkcol,
+    Copy,
+    Move,
+    Lock,
+    Unlock,
     Other,
 }
 
 impl Method {
+    /// Whether it is one of WebDAV's.
+    pub fn is_webdav(self) -> bool {
+        matches!(
+            self,
+            Method::Propfind
+                | Method::Proppatch
+                | Method::Mkcol
+                | Method::Copy
+                | Method::Move
+                | Method::Lock
+                | Method::Unlock
+        )
+    }
+
     /// Maps a method token (case-sensitive, RFC 9110 §9.1) to a `Method`.
     pub fn from_token(token: &[u8]) -> Method {
         match token {
@@ -47,6 +69,13 @@ impl Method {
             b"CONNECT" => Method::Connect,
             b"TRACE" => Method::Trace,
             b"PATCH" => Method::Patch,
+            b"PROPFIND" => Method::Propfind,
+            b"PROPPATCH" => Method::Proppatch,
+            b"MKCOL" => Method::Mkcol,
+            b"COPY" => Method::Copy,
+            b"MOVE" => Method::Move,
+            b"LOCK" => Method::Lock,
+            b"UNLOCK" => Method::Unlock,
             _ => Method::Other,
         }
     }
@@ -63,6 +92,13 @@ impl Method {
             Method::Connect => "CONNECT",
             Method::Trace => "TRACE",
             Method::Patch => "PATCH",
+            Method::Propfind => "PROPFIND",
+            Method::Proppatch => "PROPPATCH",
+            Method::Mkcol => "MKCOL",
+            Method::Copy => "COPY",
+            Method::Move => "MOVE",
+            Method::Lock => "LOCK",
+            Method::Unlock => "UNLOCK",
             Method::Other => "?",
         }
     }
@@ -254,6 +290,49 @@ pub fn escape_for_log(bytes: &[u8], out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn method_tokens_round_trip() {
+        for token in [
+            "GET",
+            "HEAD",
+            "POST",
+            "PUT",
+            "DELETE",
+            "OPTIONS",
+            "CONNECT",
+            "TRACE",
+            "PATCH",
+            "PROPFIND",
+            "PROPPATCH",
+            "MKCOL",
+            "COPY",
+            "MOVE",
+            "LOCK",
+            "UNLOCK",
+        ] {
+            let m = Method::from_token(token.as_bytes());
+            assert_eq!(m.as_str(), token);
+            assert_eq!(
+                m.is_webdav(),
+                [
+                    "PROPFIND",
+                    "PROPPATCH",
+                    "MKCOL",
+                    "COPY",
+                    "MOVE",
+                    "LOCK",
+                    "UNLOCK"
+                ]
+                .contains(&token)
+            );
+        }
+        assert_eq!(
+            Method::from_token(b"propfind"),
+            Method::Other,
+            "case-sensitive"
+        );
+    }
+
     use super::*;
 
     fn headers(pairs: &[(&str, &str)]) -> Headers {
