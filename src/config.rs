@@ -288,7 +288,58 @@ pub fn default_threads() -> usize {
         .max(MIN_DEFAULT_THREADS)
 }
 
+/// The limits a request head must keep (the parser enforces them: 414, 431).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_head_bytes: usize,
+    pub max_request_line_bytes: usize,
+    pub max_headers: usize,
+}
+
+/// What the engine reads: the address, the pool, admission, each step's timeout, the drain,
+/// and the protocol's limits. Nothing of files or users.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub addr: SocketAddr,
+    pub threads: usize,
+    pub max_connections: usize,
+    /// The request head's limits, as the parser enforces them.
+    pub limits: Limits,
+    pub idle_timeout: Duration,
+    pub header_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub drain_idle: Duration,
+    pub sendfile: bool,
+    pub send_date: bool,
+    pub quiet: bool,
+}
+
 impl Config {
+    /// The part the engine reads.
+    pub fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            addr: self.addr,
+            threads: self.threads,
+            max_connections: self.max_connections,
+            limits: Limits {
+                max_head_bytes: self.max_head_bytes,
+                max_request_line_bytes: self.max_request_line_bytes,
+                max_headers: self.max_headers,
+            },
+            idle_timeout: self.idle_timeout,
+            header_timeout: self.header_timeout,
+            body_read_timeout: self.body_read_timeout,
+            write_timeout: self.write_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+            drain_idle: self.drain_idle,
+            sendfile: self.sendfile,
+            send_date: self.send_date,
+            quiet: self.quiet,
+        }
+    }
+
     /// Checks that `--directory`, if given, is an existing directory, and makes its path
     /// absolute and canonical so that later checks on symbolic links compare like with like.
     ///

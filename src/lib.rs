@@ -49,7 +49,7 @@ pub fn bind(mut config: Config) -> io::Result<Server> {
     let notes = app.access.startup_notes();
     // The engine calls the application through `http::handler::Handler`: `App`'s is in
     // `app/router.rs`.
-    let server = Server::bind_with_handler(config, Box::new(app))?;
+    let server = Server::bind_with_handler(config.engine(), Box::new(app))?;
     // Only once the port is ours: a second server that fails to bind must not touch the
     // uploads in progress of the one already running on this directory.
     let log = Logger {
@@ -58,8 +58,8 @@ pub fn bind(mut config: Config) -> io::Result<Server> {
     for note in notes {
         log.info(format_args!("{note}"));
     }
-    if let Some(dir) = &server.config().directory {
-        match files::remove_stale_uploads(dir, server.config().stale_upload_age) {
+    if let Some(dir) = &config.directory {
+        match files::remove_stale_uploads(dir, config.stale_upload_age) {
             Ok(done) if done.removed == 0 && done.kept == 0 => {}
             Ok(done) => log.info(format_args!(
                 "removed {} unfinished upload file(s) from {}; left {} in progress or not \

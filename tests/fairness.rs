@@ -153,7 +153,7 @@ fn a_panicking_handler_costs_one_request_not_a_worker() {
         quiet: true,
         ..Config::default()
     };
-    let handle = Server::bind_with_handler(config.clone(), Box::new(Panicking(config)))
+    let handle = Server::bind_with_handler(config.engine(), Box::new(Panicking(config)))
         .unwrap()
         .spawn()
         .unwrap();

@@ -137,6 +137,13 @@ impl Handler for App {
         respond(self, cx, head, who)
     }
 
+    fn describe(&self) -> String {
+        match &self.config.directory {
+            Some(d) => format!("directory {}", d.display()),
+            None => "directory (none: /files disabled)".to_string(),
+        }
+    }
+
     fn error_response(&self, head: &Head, e: &Error) -> Response<'static> {
         error_page::answer(&self.config, head, e)
     }

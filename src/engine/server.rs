@@ -8,7 +8,7 @@
 //! Out of scope: signals (`shutdown.rs` turns them into a drain), what a connection does
 //! (`conn.rs`), and anything of the application's (the handler is given).
 
-use crate::config::Config;
+use crate::config::EngineConfig;
 use crate::engine::conn::Conn;
 use crate::engine::pool::Pool;
 use crate::engine::shared::Shared;
@@ -109,14 +109,14 @@ impl Stopper {
 }
 
 impl Server {
-    /// Checks the configuration and binds.
+    /// Binds, to serve with `handler`.
     ///
     /// # Errors
-    /// `InvalidInput` for a bad `--directory`, and the bind error (address in use, say).
-    pub fn bind_with_handler(mut config: Config, handler: Box<dyn Handler>) -> io::Result<Server> {
-        config
-            .check_directory()
-            .map_err(|msg| io::Error::new(io::ErrorKind::InvalidInput, msg))?;
+    /// The bind error (address in use, say).
+    pub fn bind_with_handler(
+        config: EngineConfig,
+        handler: Box<dyn Handler>,
+    ) -> io::Result<Server> {
         let listener = TcpListener::bind(config.addr).map_err(|e| {
             let hint = if e.kind() == io::ErrorKind::AddrInUse {
                 " (is another server running on that port? try --port)"
@@ -154,8 +154,8 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// The configuration in force (with `--directory` made canonical).
-    pub fn config(&self) -> &Config {
+    /// The engine's configuration.
+    pub fn config(&self) -> &EngineConfig {
         &self.shared.config
     }
 
@@ -179,13 +179,10 @@ impl Server {
     pub fn run(self) -> io::Result<DrainReport> {
         let shared = &self.shared;
         let c = &shared.config;
-        let dir = c.directory.as_ref().map_or_else(
-            || "(none: /files disabled)".to_string(),
-            |d| d.display().to_string(),
-        );
         shared.log.info(format_args!(
-            "listening on {}, directory {dir}, {} workers, at most {} connections",
+            "listening on {}, {}, {} workers, at most {} connections",
             self.local_addr()?,
+            shared.handler.describe(),
             c.threads,
             c.max_connections
         ));

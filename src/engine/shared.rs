@@ -3,14 +3,14 @@
 //!
 //! It sits below every other engine module and imports none of them.
 
-use crate::config::Config;
+use crate::config::EngineConfig;
 use crate::http::handler::Handler;
 use crate::log::Logger;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// State shared by every thread of one server.
 pub struct Shared {
-    pub config: Config,
+    pub config: EngineConfig,
     /// The application (in the server, `app::App`, whose `handle` is in `app/router.rs`).
     pub handler: Box<dyn Handler>,
     pub log: Logger,
@@ -30,7 +30,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config, handler: Box<dyn Handler>) -> Shared {
+    pub fn new(config: EngineConfig, handler: Box<dyn Handler>) -> Shared {
         let log = Logger {
             quiet: config.quiet,
         };

@@ -75,6 +75,11 @@ pub trait Handler: Send + Sync {
     /// engine answers it with the error's status.
     fn handle<'h>(&self, cx: &Context, head: &'h Head, who: &mut Who) -> Result<Reply<'h>, Error>;
 
+    /// What is served, for the start-up log line ("directory /srv/files", say).
+    fn describe(&self) -> String {
+        String::new()
+    }
+
     /// The answer to an error that a request with this head came to (from the handler, the
     /// body, or the engine's own checks): by default the error's own, a one-line text. The
     /// application may dress it (a page for a browser) but keeps its status and headers.

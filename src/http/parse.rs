@@ -12,13 +12,8 @@ use super::scan::{all_visible, find};
 use super::{FieldSpans, Headers, Method, Version};
 use std::ops::Range;
 
-/// The limits the parser enforces.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_head_bytes: usize,
-    pub max_request_line_bytes: usize,
-    pub max_headers: usize,
-}
+/// The limits the parser enforces (kept with the rest of the configuration).
+pub use crate::config::Limits;
 
 /// Why a head was refused. Each maps to one status code in `error.rs`.
 #[derive(Debug, Clone, PartialEq, Eq)]

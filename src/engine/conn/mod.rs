@@ -253,12 +253,7 @@ impl Conn {
     }
 
     fn limits(&self) -> Limits {
-        let c = &self.shared.config;
-        Limits {
-            max_head_bytes: c.max_head_bytes,
-            max_request_line_bytes: c.max_request_line_bytes,
-            max_headers: c.max_headers,
-        }
+        self.shared.config.limits
     }
 
     /// Reads, without waiting, until a whole head is buffered or the socket is empty, and

@@ -83,7 +83,7 @@ impl Conn {
         };
         let has_body = framing != Framing::None;
         self.count_body(has_body);
-        let body = BodyDecoder::new(framing, self.shared.config.max_head_bytes);
+        let body = BodyDecoder::new(framing, self.shared.config.limits.max_head_bytes);
         let mut who = Who::default();
         let outcome = match self.ask_handler(&head, &body, &mut who) {
             Some(Ok(Reply::Absorb { sink, limit })) => {
@@ -296,7 +296,7 @@ impl Conn {
         }
         self.shared.drained_requests.fetch_add(1, Ordering::Relaxed);
         if self.buf.is_empty() {
-            let cap = self.shared.config.max_head_bytes + 1;
+            let cap = self.shared.config.limits.max_head_bytes + 1;
             let _ = self.socket.try_fill(&mut self.buf, cap);
         }
         !self.buf.is_empty()
