@@ -316,7 +316,36 @@ pub struct EngineConfig {
     pub quiet: bool,
 }
 
+/// What the access policy reads: the users, what anonymous clients may do, the host names and
+/// proxies to trust, and two facts of the engine's it depends on.
+#[derive(Debug, Clone)]
+pub struct AccessConfig {
+    pub users: Vec<UserEntry>,
+    pub anonymous: Option<Rights>,
+    pub allow_hosts: Vec<String>,
+    pub trust_proxy: Vec<Cidr>,
+    pub login_probe: Option<LoginProbe>,
+    /// Whether the server listens on loopback only (the defaults and the rebinding check
+    /// depend on it).
+    pub loopback_only: bool,
+    /// Workers in the pool: password checks may hold at most half of them.
+    pub threads: usize,
+}
+
 impl Config {
+    /// The part the access policy reads.
+    pub fn access(&self) -> AccessConfig {
+        AccessConfig {
+            users: self.users.clone(),
+            anonymous: self.anonymous,
+            allow_hosts: self.allow_hosts.clone(),
+            trust_proxy: self.trust_proxy.clone(),
+            login_probe: self.login_probe.clone(),
+            loopback_only: self.addr.ip().is_loopback(),
+            threads: self.threads,
+        }
+    }
+
     /// The part the engine reads.
     pub fn engine(&self) -> EngineConfig {
         EngineConfig {

@@ -23,7 +23,7 @@ pub mod limit;
 pub mod origin;
 pub mod users;
 
-use crate::config::{Cidr, Config, LoginProbe, LoginStep, Rights};
+use crate::config::{AccessConfig, Cidr, LoginProbe, LoginStep, Rights};
 use crate::http::error::Error;
 use crate::http::parse::Head;
 use std::net::IpAddr;
@@ -74,9 +74,9 @@ pub fn default_anonymous(has_users: bool, loopback_only: bool) -> Rights {
 impl Access {
     /// # Errors
     /// A message for the user: a bad user entry, or no randomness for the login cache.
-    pub fn new(config: &Config) -> Result<Access, String> {
+    pub fn new(config: &AccessConfig) -> Result<Access, String> {
         let users = users::Users::new(&config.users)?;
-        let loopback_only = config.addr.ip().is_loopback();
+        let loopback_only = config.loopback_only;
         let anonymous = config
             .anonymous
             .unwrap_or_else(|| default_anonymous(!users.is_empty(), loopback_only));

@@ -42,7 +42,7 @@ impl App {
     pub fn new(config: &Config) -> Result<App, String> {
         Ok(App {
             config: config.clone(),
-            access: Access::new(config)?,
+            access: Access::new(&config.access())?,
         })
     }
 }
