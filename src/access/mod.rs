@@ -188,41 +188,15 @@ impl Access {
             .get("authorization")
             .filter(|_| !self.users.is_empty());
         let Some(authorization) = authorization else {
-            return if self.anonymous >= needed {
-                Ok(Grant {
-                    rights: self.anonymous,
-                })
-            } else if self.users.is_empty() {
-                // Nobody could log in: asking for credentials would only confuse.
-                Err(Error::Forbidden(
-                    "anonymous clients may not do this here, and no users are configured \
-                     (see --anonymous and --auth)",
-                ))
-            } else {
-                Err(unauthorized(if write {
-                    "writing here needs a user name and password"
-                } else {
-                    "this server needs a user name and password"
-                }))
-            };
+            return self.anonymous_grant(needed);
         };
         let now = Instant::now();
         if let Some(retry_after) = self.limiter.blocked(client.addr, now) {
             return Err(Error::TooManyRequests { retry_after });
         }
-        let id = match self.login(head, authorization, client.addr, now) {
-            Ok(id) => id,
-            Err(LoginError::Wrong(why)) => return Err(unauthorized(why)),
-            Err(LoginError::Busy) => {
-                return Err(Error::Busy {
-                    retry_after: 1,
-                    why: "busy checking passwords",
-                })
-            }
-            Err(LoginError::Limited(retry_after)) => {
-                return Err(Error::TooManyRequests { retry_after })
-            }
-        };
+        let id = self
+            .login(head, authorization, client.addr, now)
+            .map_err(LoginError::into_error)?;
         let name = self.users.name(id);
         *user = Some(name.to_string());
         let rights = self.users.rights(id);
@@ -232,6 +206,28 @@ impl Access {
             Err(Error::ForbiddenBecause(format!(
                 "user {name} may only read"
             )))
+        }
+    }
+
+    /// What a client without credentials gets: its rights if they are enough, else 401 (a
+    /// user could log in) or 403 (nobody could).
+    fn anonymous_grant(&self, needed: Rights) -> Result<Grant, Error> {
+        if self.anonymous >= needed {
+            Ok(Grant {
+                rights: self.anonymous,
+            })
+        } else if self.users.is_empty() {
+            // Nobody could log in: asking for credentials would only confuse.
+            Err(Error::Forbidden(
+                "anonymous clients may not do this here, and no users are configured \
+                 (see --anonymous and --auth)",
+            ))
+        } else {
+            Err(unauthorized(if needed == Rights::Write {
+                "writing here needs a user name and password"
+            } else {
+                "this server needs a user name and password"
+            }))
         }
     }
 
@@ -349,6 +345,19 @@ enum LoginError {
     Busy,
     /// The client is over its failed-login limit (429): seconds until it may try again.
     Limited(u64),
+}
+
+impl LoginError {
+    fn into_error(self) -> Error {
+        match self {
+            LoginError::Wrong(why) => unauthorized(why),
+            LoginError::Busy => Error::Busy {
+                retry_after: 1,
+                why: "busy checking passwords",
+            },
+            LoginError::Limited(retry_after) => Error::TooManyRequests { retry_after },
+        }
+    }
 }
 
 /// Most stored password hashes checked at once (each is a PBKDF2 of 0.3 s of a core).

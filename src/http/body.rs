@@ -202,6 +202,29 @@ impl ChunkedDecoder {
     /// Advances over one byte outside chunk data.
     fn step(&mut self, b: u8) -> Result<(), Error> {
         self.state = match self.state {
+            State::Size { .. } | State::Extension { .. } | State::SizeLf { .. } => {
+                self.size_line(b)?
+            }
+            State::Data(_) => State::Data(0), // Not reached: `decode` handles data itself.
+            State::DataCr if b == b'\r' => State::DataLf,
+            State::DataLf if b == b'\n' => State::Size {
+                value: 0,
+                digits: 0,
+            },
+            State::DataCr | State::DataLf => {
+                return Err(Error::BadChunk("chunk data not followed by CRLF"))
+            }
+            State::TrailerStart | State::TrailerLine | State::TrailerLf | State::EndLf => {
+                self.trailer(b)?
+            }
+            State::Done => State::Done,
+        };
+        Ok(())
+    }
+
+    /// One byte of a chunk-size line: the size's hex digits, ignored extensions, the CRLF.
+    fn size_line(&mut self, b: u8) -> Result<State, Error> {
+        Ok(match self.state {
             State::Size { value, digits } => {
                 self.count_line_byte()?;
                 match (b as char).to_digit(16) {
@@ -241,22 +264,17 @@ impl ChunkedDecoder {
                     State::Data(value)
                 }
             }
-            State::Data(_) => State::Data(0), // Not reached: `decode` handles data itself.
-            State::DataCr if b == b'\r' => State::DataLf,
-            State::DataLf if b == b'\n' => State::Size {
-                value: 0,
-                digits: 0,
-            },
-            State::DataCr | State::DataLf => {
-                return Err(Error::BadChunk("chunk data not followed by CRLF"))
-            }
+            other => other,
+        })
+    }
+
+    /// One byte of the trailer section (read and dropped) or of the final empty line.
+    fn trailer(&mut self, b: u8) -> Result<State, Error> {
+        Ok(match self.state {
+            State::TrailerStart if b == b'\r' => State::EndLf,
             State::TrailerStart => {
-                if b == b'\r' {
-                    State::EndLf
-                } else {
-                    self.count_trailer_byte()?;
-                    State::TrailerLine
-                }
+                self.count_trailer_byte()?;
+                State::TrailerLine
             }
             State::TrailerLine => {
                 self.count_trailer_byte()?;
@@ -271,9 +289,8 @@ impl ChunkedDecoder {
             State::TrailerLf | State::EndLf => {
                 return Err(Error::BadChunk("trailer line not ended by CRLF"))
             }
-            State::Done => State::Done,
-        };
-        Ok(())
+            other => other,
+        })
     }
 
     fn count_line_byte(&mut self) -> Result<(), Error> {
