@@ -177,58 +177,68 @@ impl<T: Waiting> Poller<T> {
                 self.ctl.dropped(dropped);
                 return;
             }
-            let timeout = {
-                let mut state = self.lock();
-                let next = next_deadline(&mut state);
-                // Set under the lock: a park that comes after it sees this value.
-                self.wake_at
-                    .store(next.map_or(u64::MAX, |d| self.nanos(d)), Ordering::Relaxed);
-                next.map(|d| d.saturating_duration_since(Instant::now()))
-            };
-            let n = match self.epoll.wait(&mut events, timeout) {
-                Ok(n) => n,
-                Err(_) => {
-                    // Out of memory in the kernel: do not spin.
-                    std::thread::sleep(Duration::from_millis(1));
-                    0
-                }
-            };
-            self.wake_at.store(AWAKE, Ordering::Relaxed);
-            {
-                let mut state = self.lock();
-                for ev in events.iter().take(n) {
-                    let token = ev.token();
-                    if token == WAKE_TOKEN {
-                        self.ctl.clear_wakes();
-                    } else if let Some(item) = state.take(token) {
-                        out.push(item);
-                    }
-                }
-                let now = Instant::now();
-                while let Some(&Reverse((deadline, token))) = state.deadlines.peek() {
-                    if deadline > now {
-                        break;
-                    }
-                    state.deadlines.pop();
-                    out.extend(state.take(token));
-                }
-                if self.ctl.is_draining() {
-                    // Once per wake, and only while draining: O(parked) is fine here.
-                    let idle: Vec<u64> = state
-                        .slots
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| s.item.as_ref().is_some_and(Waiting::is_idle))
-                        .map(|(i, s)| (u64::from(s.generation) << 32) | i as u64)
-                        .collect();
-                    for token in idle {
-                        out.extend(state.take(token));
-                    }
-                }
-            }
+            let n = self.wait(&mut events);
+            self.collect(events.get(..n).unwrap_or_default(), &mut out);
             for item in out.drain(..) {
                 self.ctl.handing_back();
                 ready(item);
+            }
+        }
+    }
+
+    /// Waits for events until the nearest deadline; returns how many came.
+    fn wait(&self, events: &mut [EpollEvent]) -> usize {
+        let timeout = {
+            let mut state = self.lock();
+            let next = next_deadline(&mut state);
+            // Set under the lock: a park that comes after it sees this value.
+            self.wake_at
+                .store(next.map_or(u64::MAX, |d| self.nanos(d)), Ordering::Relaxed);
+            next.map(|d| d.saturating_duration_since(Instant::now()))
+        };
+        let n = match self.epoll.wait(events, timeout) {
+            Ok(n) => n,
+            Err(_) => {
+                // Out of memory in the kernel: do not spin.
+                std::thread::sleep(Duration::from_millis(1));
+                0
+            }
+        };
+        self.wake_at.store(AWAKE, Ordering::Relaxed);
+        n
+    }
+
+    /// Takes out what is due: items whose socket is ready, whose deadline has passed, and,
+    /// while draining, every idle one.
+    fn collect(&self, events: &[EpollEvent], out: &mut Vec<T>) {
+        let mut state = self.lock();
+        for ev in events {
+            let token = ev.token();
+            if token == WAKE_TOKEN {
+                self.ctl.clear_wakes();
+            } else if let Some(item) = state.take(token) {
+                out.push(item);
+            }
+        }
+        let now = Instant::now();
+        while let Some(&Reverse((deadline, token))) = state.deadlines.peek() {
+            if deadline > now {
+                break;
+            }
+            state.deadlines.pop();
+            out.extend(state.take(token));
+        }
+        if self.ctl.is_draining() {
+            // Once per wake, and only while draining: O(parked) is fine here.
+            let idle: Vec<u64> = state
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.item.as_ref().is_some_and(Waiting::is_idle))
+                .map(|(i, s)| (u64::from(s.generation) << 32) | i as u64)
+                .collect();
+            for token in idle {
+                out.extend(state.take(token));
             }
         }
     }
