@@ -8,7 +8,7 @@
 use crate::app::file_handlers::{self, with_store_headers, ALLOW_DIR};
 use crate::app::render::Viewer;
 use crate::app::{assets, encoding, handlers, App};
-use crate::config::{Config, Rights};
+use crate::config::Rights;
 use crate::http::error::Error;
 use crate::http::handler::{Context, Handler, Reply, Who};
 use crate::http::parse::Head;
@@ -171,7 +171,7 @@ pub fn respond<'h>(
         can_write: grant.rights == Rights::Write && !config.read_only,
         offer_login: who.user.is_none() && app.access.login_would_help(),
     };
-    match dispatch(config, viewer, who.user.is_some(), cx, head)? {
+    match dispatch(app, viewer, who.user.is_some(), cx, head)? {
         Reply::Answer(mut resp) => {
             encoding::negotiate(&mut resp, &head.headers).map_err(Error::Io)?;
             Ok(Reply::Answer(resp))
@@ -185,7 +185,7 @@ pub fn respond<'h>(
 /// # Errors
 /// The handler's error, or 404/405/501 from routing.
 pub fn dispatch<'h>(
-    config: &Config,
+    app: &App,
     viewer: Viewer,
     logged_in: bool,
     cx: &Context,
@@ -195,6 +195,8 @@ pub fn dispatch<'h>(
         // CONNECT is for proxies; this is an origin server.
         return Err(Error::MethodNotImplemented);
     }
+    let config = &app.config;
+    let root = app.root.as_ref();
     let route = route(head.target())?;
     if route == Route::Server && head.method != Method::Options {
         return Err(Error::BadRequest("'*' is only a target for OPTIONS"));
@@ -232,11 +234,13 @@ pub fn dispatch<'h>(
         (Route::File(path), method) => {
             return match method {
                 Method::Get | Method::Head => {
-                    file_handlers::get(config, viewer, head, path).map(with_store_headers)
+                    file_handlers::get(config, root, viewer, head, path).map(with_store_headers)
                 }
-                Method::Post => return file_handlers::post(config, path, cx.body_len),
-                Method::Put => return file_handlers::put(config, head, path, cx.body_len),
-                Method::Delete => file_handlers::delete(config, head, path).map(with_store_headers),
+                Method::Post => return file_handlers::post(config, root, path, cx.body_len),
+                Method::Put => return file_handlers::put(config, root, head, path, cx.body_len),
+                Method::Delete => {
+                    file_handlers::delete(config, root, head, path).map(with_store_headers)
+                }
                 // Refused by the Allow check above.
                 _ => Err(Error::MethodNotAllowed(allow)),
             }
