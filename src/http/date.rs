@@ -181,7 +181,7 @@ fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
 }
 
 /// (year, month 1-12, day 1-31) of a count of days since 1970-01-01.
-fn civil_from_days(mut days: u64) -> (u64, u64, u64) {
+pub fn civil_from_days(mut days: u64) -> (u64, u64, u64) {
     // 400 Gregorian years are exactly 146 097 days; skip whole cycles first.
     let mut year = 1970 + 400 * (days / 146_097);
     days %= 146_097;
