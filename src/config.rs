@@ -86,6 +86,10 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Where `/files/{name}` lives; `None` disables it.
     pub directory: Option<PathBuf>,
+    /// Resolve every `/files` path by the checked walk, as where `openat2` is missing, instead
+    /// of one `openat2` beneath the folder (tests run the path-safety cases both ways; the
+    /// binary sets it from the environment variable `HTTP_SERVER_FORCE_PATH_WALK`).
+    pub force_path_walk: bool,
     /// Size of the worker pool.
     pub threads: usize,
     /// Most connections admitted at once; more get 503.
@@ -252,6 +256,7 @@ impl Default for Config {
         Config {
             addr: SocketAddr::new(DEFAULT_BIND, DEFAULT_PORT),
             directory: None,
+            force_path_walk: false,
             threads,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_head_bytes: MAX_HEAD_BYTES,

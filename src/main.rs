@@ -132,7 +132,11 @@ enum Args {
 
 /// Parses the arguments; `Ok(None)` when help or version was printed.
 fn parse_args(args: impl Iterator<Item = String>, open_files: u64) -> Result<Option<Args>, String> {
-    let mut c = Config::default();
+    let mut c = Config {
+        // For comparing the two ways of opening paths (see `Config::force_path_walk`).
+        force_path_walk: std::env::var_os("HTTP_SERVER_FORCE_PATH_WALK").is_some(),
+        ..Config::default()
+    };
     let mut auth_files = Vec::new();
     let mut port = config::DEFAULT_PORT;
     let mut ip = config::DEFAULT_BIND;

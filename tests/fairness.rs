@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use http_server::app::render::Viewer;
-use http_server::app::router;
+use http_server::app::{router, App};
 use http_server::http::error::Error;
 use http_server::http::handler::{Context, Handler, Reply, Who};
 use http_server::http::parse::Head;
@@ -123,7 +123,7 @@ fn parked_connections_still_meet_their_deadlines() {
 }
 
 /// The router, with one route that panics.
-struct Panicking(Config);
+struct Panicking(App);
 
 impl Handler for Panicking {
     fn handle<'h>(&self, cx: &Context, head: &'h Head, _: &mut Who) -> Result<Reply<'h>, Error> {
@@ -153,10 +153,13 @@ fn a_panicking_handler_costs_one_request_not_a_worker() {
         quiet: true,
         ..Config::default()
     };
-    let handle = Server::bind_with_handler(config.engine(), Box::new(Panicking(config)))
-        .unwrap()
-        .spawn()
-        .unwrap();
+    let handle = Server::bind_with_handler(
+        config.engine(),
+        Box::new(Panicking(App::new(&config).unwrap())),
+    )
+    .unwrap()
+    .spawn()
+    .unwrap();
     for _ in 0..10 {
         let mut s = connect(handle.addr());
         s.write_all(b"GET /panic HTTP/1.1\r\nHost: localhost\r\n\r\n")

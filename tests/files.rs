@@ -96,51 +96,54 @@ fn no_name_trick_reaches_outside_the_directory() {
 
 #[test]
 fn symlinks_are_followed_only_inside_the_directory() {
-    let srv = server();
-    std::fs::write(srv.root.path().join("secret"), b"TOP SECRET").unwrap();
-    std::fs::write(srv.file("real"), b"inside").unwrap();
-    symlink(srv.root.path().join("secret"), srv.file("out")).unwrap();
-    symlink(srv.file("real"), srv.file("in")).unwrap();
-    symlink("real", srv.file("relative")).unwrap();
-    symlink("/nonexistent", srv.file("dangling")).unwrap();
-    assert_eq!(get(&srv, "/files/out", "").status, 404);
-    assert_eq!(get(&srv, "/files/in", "").body, b"inside");
-    assert_eq!(get(&srv, "/files/relative", "").body, b"inside");
-    assert_eq!(get(&srv, "/files/dangling", "").status, 404);
-    // Writing through a link replaces the link, never the target outside.
-    assert_eq!(upload(&srv, "PUT", "out", b"new").status, 204);
-    assert_eq!(
-        std::fs::read(srv.root.path().join("secret")).unwrap(),
-        b"TOP SECRET"
-    );
-    assert_eq!(std::fs::read(srv.file("out")).unwrap(), b"new");
+    each_way(|srv| {
+        std::fs::write(srv.root.path().join("secret"), b"TOP SECRET").unwrap();
+        std::fs::write(srv.file("real"), b"inside").unwrap();
+        symlink(srv.root.path().join("secret"), srv.file("out")).unwrap();
+        symlink(srv.file("real"), srv.file("in")).unwrap();
+        symlink("real", srv.file("relative")).unwrap();
+        symlink("/nonexistent", srv.file("dangling")).unwrap();
+        assert_eq!(get(srv, "/files/out", "").status, 404);
+        assert_eq!(get(srv, "/files/in", "").body, b"inside");
+        assert_eq!(get(srv, "/files/relative", "").body, b"inside");
+        assert_eq!(get(srv, "/files/dangling", "").status, 404);
+        // Writing through a link replaces the link, never the target outside.
+        assert_eq!(upload(srv, "PUT", "out", b"new").status, 204);
+        assert_eq!(
+            std::fs::read(srv.root.path().join("secret")).unwrap(),
+            b"TOP SECRET"
+        );
+        assert_eq!(std::fs::read(srv.file("out")).unwrap(), b"new");
+    });
 }
 
 #[test]
 fn special_files_are_404_and_unreadable_ones_403() {
-    let srv = server();
-    std::fs::create_dir(srv.file("sub")).unwrap();
-    let fifo = srv.file("pipe");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-    if made.is_ok_and(|s| s.success()) {
+    each_way(|srv| {
+        std::fs::create_dir(srv.file("sub")).unwrap();
+        let fifo = srv.file("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            assert_eq!(
+                get(srv, "/files/pipe", "").status,
+                404,
+                "a FIFO is never opened"
+            );
+        }
+        std::fs::write(srv.file("locked"), b"x").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(srv.file("locked"), std::fs::Permissions::from_mode(0o000))
+            .unwrap();
+        // Root reads anything; the 403 path can only be seen as another user.
+        if std::fs::read(srv.file("locked")).is_err() {
+            assert_eq!(get(srv, "/files/locked", "").status, 403);
+        }
         assert_eq!(
-            get(&srv, "/files/pipe", "").status,
-            404,
-            "a FIFO is never opened"
+            upload(srv, "PUT", "sub", b"x").status,
+            409,
+            "a folder has that name"
         );
-    }
-    std::fs::write(srv.file("locked"), b"x").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(srv.file("locked"), std::fs::Permissions::from_mode(0o000)).unwrap();
-    // Root reads anything; the 403 path can only be seen as another user.
-    if std::fs::read(srv.file("locked")).is_err() {
-        assert_eq!(get(&srv, "/files/locked", "").status, 403);
-    }
-    assert_eq!(
-        upload(&srv, "PUT", "sub", b"x").status,
-        409,
-        "a folder has that name"
-    );
+    });
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //!
 //! Out of scope: what each error says (`http/error.rs`).
 
-use crate::app::fsroot::{self, Resolved};
+use crate::app::fsroot::{self, Resolved, Root};
 use crate::app::paths::parse_file_path;
 use crate::app::router::{route, Route};
 use crate::app::{accept, assets, escape};
@@ -18,7 +18,7 @@ use crate::http::parse::Head;
 use crate::http::response::{Body, Response};
 
 /// The answer to `e` for this request: the page for a browser, the error's own otherwise.
-pub fn answer(config: &Config, head: &Head, e: &Error) -> Response<'static> {
+pub fn answer(config: &Config, root: Option<&Root>, head: &Head, e: &Error) -> Response<'static> {
     let plain = e.response();
     let is_error = (400..600).contains(&plain.status.0);
     // The same rule as `/`: on a tie with "anything", the plain answer wins (curl's `*/*`).
@@ -29,7 +29,7 @@ pub fn answer(config: &Config, head: &Head, e: &Error) -> Response<'static> {
     }
     let status = plain.status;
     let title = format!("{} {}", status.0, status.reason());
-    let (back, back_text) = nearest_folder(config, head.target());
+    let (back, back_text) = nearest_folder(config, root, head.target());
     let text = match e {
         Error::NotFound => format!(
             "There is nothing at {}.",
@@ -83,9 +83,9 @@ fn sentence(text: &str) -> String {
 
 /// Where to go from here: the closest folder above the target that exists (for a target under
 /// `/files/`), else the folder page's root, else the start page.
-fn nearest_folder(config: &Config, target: &[u8]) -> (String, String) {
+fn nearest_folder(config: &Config, root: Option<&Root>, target: &[u8]) -> (String, String) {
     let home = ("/".to_string(), "Back to the start page".to_string());
-    let Some(root) = config.directory.as_deref().filter(|_| config.listing) else {
+    let Some(root) = root.filter(|_| config.listing) else {
         return home;
     };
     let files = ("/files/".to_string(), "Go to the folder's top".to_string());

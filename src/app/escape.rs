@@ -10,16 +10,24 @@ use std::fmt::Write;
 /// Appends `text` escaped for HTML text and for quoted attribute values alike (the five
 /// characters that can end a value or start markup).
 pub fn push_html(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+    // The characters escaped are ASCII, so every byte position found is a char boundary:
+    // the text between them is copied in one piece.
+    let mut rest = text;
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+    {
+        out.push_str(rest.get(..i).unwrap_or_default());
+        out.push_str(match rest.as_bytes().get(i) {
+            Some(b'&') => "&amp;",
+            Some(b'<') => "&lt;",
+            Some(b'>') => "&gt;",
+            Some(b'"') => "&quot;",
+            _ => "&#39;",
+        });
+        rest = rest.get(i + 1..).unwrap_or_default();
     }
+    out.push_str(rest);
 }
 
 /// Appends a name from the disk, shown as text (lossy for bytes that are not UTF-8) and

@@ -9,7 +9,7 @@
 //! Out of scope: routing (`router.rs`), the file system (`fsroot.rs`, `store.rs`).
 
 use crate::app::conditional::{self, Precondition, Validators};
-use crate::app::fsroot::{self, Resolved};
+use crate::app::fsroot::{self, Resolved, Root};
 use crate::app::paths::{parse_file_path, FilePath};
 use crate::app::render::Viewer;
 use crate::app::store::{Landing, Upload};
@@ -26,10 +26,14 @@ use std::path::Path;
 pub const ALLOW_DIR: &str = "GET, HEAD, PUT, DELETE, OPTIONS";
 
 /// The configured directory, or the answer for a server started without one.
-fn directory(config: &Config, writing: bool) -> Result<&Path, Error> {
-    match (&config.directory, writing) {
+fn directory<'r>(
+    config: &Config,
+    root: Option<&'r Root>,
+    writing: bool,
+) -> Result<&'r Root, Error> {
+    match (root, writing) {
         (Some(_), true) if config.read_only => Err(Error::Forbidden("this server is read-only")),
-        (Some(dir), _) => Ok(dir),
+        (Some(root), _) => Ok(root),
         (None, false) => Err(Error::NotFound),
         (None, true) => Err(Error::Forbidden(
             "this server was started without --directory, so it stores no files",
@@ -45,11 +49,12 @@ fn directory(config: &Config, writing: bool) -> Result<&Path, Error> {
 /// and see [`files::serve`].
 pub fn get(
     config: &Config,
+    root: Option<&Root>,
     viewer: Viewer,
     head: &Head,
     raw: &[u8],
 ) -> Result<Response<'static>, Error> {
-    let root = directory(config, false)?;
+    let root = directory(config, root, false)?;
     let path = parse_file_path(raw)?;
     match fsroot::resolve(root, &path)? {
         Resolved::File { file, meta } => {
@@ -72,8 +77,13 @@ pub fn get(
 ///
 /// # Errors
 /// 405 for a folder's path, and see [`Upload::begin`].
-pub fn post(config: &Config, raw: &[u8], body_len: Option<u64>) -> Result<Reply<'static>, Error> {
-    let root = directory(config, true)?;
+pub fn post(
+    config: &Config,
+    root: Option<&Root>,
+    raw: &[u8],
+    body_len: Option<u64>,
+) -> Result<Reply<'static>, Error> {
+    let root = directory(config, root, true)?;
     let path = parse_file_path(raw)?;
     if path.is_dir {
         return Err(Error::MethodNotAllowed(ALLOW_DIR));
@@ -97,11 +107,12 @@ pub fn post(config: &Config, raw: &[u8], body_len: Option<u64>) -> Result<Reply<
 /// 412 for a failed precondition, 400 for a folder with a body, and see [`Upload::begin`].
 pub fn put(
     config: &Config,
+    root: Option<&Root>,
     head: &Head,
     raw: &[u8],
     body_len: Option<u64>,
 ) -> Result<Reply<'static>, Error> {
-    let root = directory(config, true)?;
+    let root = directory(config, root, true)?;
     let path = parse_file_path(raw)?;
     check_write_preconditions(root, &path, head)?;
     if path.is_dir {
@@ -118,7 +129,7 @@ pub fn put(
         WriteCondition::None => Landing::Anyway,
         WriteCondition::OnlyIfAbsent => Landing::OnlyIfAbsent,
         WriteCondition::Other => {
-            let (root, recheck_path) = (root.to_path_buf(), path.clone());
+            let (root, recheck_path) = (root.clone(), path.clone());
             Landing::Checked(Box::new(move |head: &Head| {
                 check_write_preconditions(&root, &recheck_path, head)
             }))
@@ -177,8 +188,13 @@ fn absorb(config: &Config, upload: Upload, status: fn(bool) -> Status) -> Reply<
 ///
 /// # Errors
 /// 404 when absent, 409 for a folder that is not empty, 403 or 412.
-pub fn delete(config: &Config, head: &Head, raw: &[u8]) -> Result<Response<'static>, Error> {
-    let root = directory(config, true)?;
+pub fn delete(
+    config: &Config,
+    root: Option<&Root>,
+    head: &Head,
+    raw: &[u8],
+) -> Result<Response<'static>, Error> {
+    let root = directory(config, root, true)?;
     let path = parse_file_path(raw)?;
     check_write_preconditions(root, &path, head)?;
     store::delete(root, &path)?;
@@ -190,7 +206,7 @@ pub fn delete(config: &Config, head: &Head, raw: &[u8]) -> Result<Response<'stat
 /// # Errors
 /// Whatever stops the look other than absence: a file that cannot be read (403), or one that
 /// kept being replaced (503). Never "absent" for a file that is there.
-fn current_validators(root: &Path, path: &FilePath) -> Result<Option<Validators>, Error> {
+fn current_validators(root: &Root, path: &FilePath) -> Result<Option<Validators>, Error> {
     match fsroot::resolve(root, path) {
         Ok(Resolved::File { meta, .. }) => Ok(Some(files::validators(&meta))),
         Ok(Resolved::Dir(dir)) => {
@@ -232,7 +248,7 @@ fn write_condition(head: &Head) -> WriteCondition {
     }
 }
 
-fn check_write_preconditions(root: &Path, path: &FilePath, head: &Head) -> Result<(), Error> {
+fn check_write_preconditions(root: &Root, path: &FilePath, head: &Head) -> Result<(), Error> {
     if matches!(write_condition(head), WriteCondition::None) {
         // Nothing to compare: the target need not be looked at (or be readable).
         return Ok(());

@@ -2,27 +2,46 @@
 //! reached, whatever links the tree holds or gains during a request.
 //!
 //! Policy on symbolic links: reading follows a link, to a file or to a folder, only when what
-//! it resolves to lies inside the root (any depth); anything else is 404. Writing never goes
-//! through a link: a folder on the path that is a link is refused, and a link as the last
-//! component is replaced or removed itself, never its target.
+//! it resolves to lies inside the root (any depth) and passes through no temporary upload
+//! name; anything else is 404. Writing never goes through a link: a folder on the path that is
+//! a link is refused, and a link as the last component is replaced or removed itself, never
+//! its target.
 //!
-//! How it is checked: the path is resolved (`canonicalize`) and must lie under the root; the
-//! file is opened without waiting (`O_NONBLOCK`) and its handle stat'ed (open-then-fstat, so a
-//! FIFO swapped in is refused, not served, and never holds the worker); then, on Linux, the path of the open descriptor is read back from procfs
+//! How it is checked. The root folder is opened once, for the server's life ([`Root`]). On
+//! Linux 5.6 and later a path is then opened with one `openat2(2)` beneath that descriptor,
+//! with `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS`, without waiting
+//! (`O_NONBLOCK`), and its handle stat'ed: the kernel guarantees that nothing outside was
+//! reached and that no link was followed, so the components are exactly the client's, which
+//! `paths.rs` has already checked (no `..`, no temporary upload name). A path with a link in it
+//! fails that open (`ELOOP`) and takes the checked walk below, which decides whether the link
+//! may be followed: links are rare, and a link is where a temporary upload name could hide
+//! (a link to one, or through a folder of that name), which only the walk's real path shows.
+//!
+//! The checked walk (every path where `openat2` is missing or filtered, and paths with links):
+//! the path is resolved (`canonicalize`) and must lie under the root and pass through no
+//! temporary upload name; the file is opened without waiting and its handle stat'ed
+//! (open-then-fstat, so a FIFO swapped in is refused, not served, and never holds the worker);
+//! then, on Linux, the path of the open descriptor is read back from procfs
 //! (`/proc/self/fd/N`) and must still lie under the root, so a component swapped for a link
-//! between the checks cannot lead outside. Folders are then used only through their open
-//! descriptor (`/proc/self/fd/N/name`), so a folder renamed or replaced after it was checked
-//! changes nothing. Elsewhere (macOS) the procfs steps are skipped and only the device and inode
-//! comparison of open-then-fstat remains; that leaves a window for a swapped link.
+//! between the checks cannot lead outside. Elsewhere (macOS) the procfs steps are skipped and
+//! only the device and inode comparison of open-then-fstat remains; that leaves a window for a
+//! swapped link. `Config::force_path_walk` forces the walk for every path, so that tests run
+//! both.
+//!
+//! Folders are then used only through their open descriptor (`/proc/self/fd/N/name`, or the
+//! descriptor itself for listings and new folders), so a folder renamed or replaced after it
+//! was checked changes nothing.
 //!
 //! Out of scope: decoding the URL (`paths.rs`), what is done with the file (`files.rs`,
 //! `store.rs`, `listing.rs`).
 
 use crate::app::paths::{is_upload_name, FilePath};
 use crate::http::error::Error;
-use std::ffi::OsStr;
+use crate::sys::dirfd;
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File, Metadata};
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
@@ -80,6 +99,113 @@ fn opened_path(_file: &File, expected: &Path) -> Result<PathBuf, Error> {
     Ok(expected.to_path_buf())
 }
 
+/// The served folder: its canonical path, and, where the kernel can resolve paths beneath a
+/// descriptor (`openat2`), that folder held open for the server's life. A root renamed while
+/// the server runs is still the one served then; the checked walk goes by the path instead.
+#[derive(Debug, Clone)]
+pub struct Root {
+    path: PathBuf,
+    dir: Option<std::sync::Arc<File>>,
+}
+
+/// How a file is opened for reading: `O_NONBLOCK` so that a FIFO or device opens at once and is
+/// refused by the fstat instead of holding the worker, `O_NOCTTY` so that a terminal never
+/// becomes ours.
+const READ_FLAGS: std::ffi::c_int = dirfd::O_RDONLY | dirfd::O_NONBLOCK | dirfd::O_NOCTTY;
+
+impl Root {
+    /// Opens the folder at `path` (already canonical) and checks once whether `openat2` works
+    /// here; where it does not (an old kernel, a seccomp filter, macOS), or when `force_walk`,
+    /// every path takes the checked walk.
+    ///
+    /// # Errors
+    /// When the folder cannot be opened.
+    pub fn open(path: &Path, force_walk: bool) -> io::Result<Root> {
+        let mut root = Root {
+            path: path.to_path_buf(),
+            dir: None,
+        };
+        if force_walk || !dirfd::HAS_DIRFD {
+            return Ok(root);
+        }
+        let dir = open_without_waiting(path)?;
+        let resolve = dirfd::RESOLVE_BENEATH | dirfd::RESOLVE_NO_MAGICLINKS;
+        match dirfd::open_beneath(dir.as_fd(), c".", READ_FLAGS | dirfd::O_DIRECTORY, resolve) {
+            Ok(_) => root.dir = Some(std::sync::Arc::new(dir)),
+            Err(e) if dirfd::is_unavailable(&e) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(root)
+    }
+
+    /// The folder's canonical path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether paths are opened beneath the held descriptor (else by the checked walk).
+    pub fn is_beneath(&self) -> bool {
+        self.dir.is_some()
+    }
+}
+
+/// `parts` joined with `/` as a C string, `.` for none.
+///
+/// # Errors
+/// 404 for a NUL inside a name (which `paths.rs` never lets through).
+fn relative_c_path(parts: &[OsString]) -> Result<CString, Error> {
+    if parts.is_empty() {
+        return Ok(c".".to_owned());
+    }
+    let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            bytes.push(b'/');
+        }
+        bytes.extend_from_slice(part.as_bytes());
+    }
+    CString::new(bytes).map_err(|_| Error::NotFound)
+}
+
+/// What one `openat2` beneath the root gave.
+enum Beneath {
+    Opened(Resolved),
+    /// The path holds a link: the checked walk decides.
+    HasLink,
+    /// A rename raced the lookup (`EAGAIN`): look again.
+    Again,
+}
+
+/// Opens `path` beneath the held root with one `openat2` that follows no link, then one fstat.
+fn open_beneath(root: &Root, dir: &File, path: &FilePath) -> Result<Beneath, Error> {
+    const EXDEV: i32 = 18;
+    const ELOOP: i32 = 40;
+    const EAGAIN: i32 = 11;
+    let rel = relative_c_path(&path.parts)?;
+    let resolve =
+        dirfd::RESOLVE_BENEATH | dirfd::RESOLVE_NO_MAGICLINKS | dirfd::RESOLVE_NO_SYMLINKS;
+    let file = match dirfd::open_beneath(dir.as_fd(), &rel, READ_FLAGS, resolve) {
+        Ok(file) => file,
+        Err(e) => {
+            return match e.raw_os_error() {
+                Some(ELOOP | EXDEV) => Ok(Beneath::HasLink),
+                Some(EAGAIN) => Ok(Beneath::Again),
+                _ => Err(fs_error(e)),
+            }
+        }
+    };
+    let meta = file.metadata().map_err(fs_error)?;
+    if meta.is_file() {
+        Ok(Beneath::Opened(Resolved::File { file, meta }))
+    } else if meta.is_dir() {
+        let real = root.path.join(path.relative());
+        Ok(Beneath::Opened(Resolved::Dir(OpenDir { file, real })))
+    } else {
+        // FIFOs, sockets, devices: never served.
+        Err(Error::NotFound)
+    }
+}
+
 /// A folder inside the root, open, and used only through its descriptor.
 #[derive(Debug)]
 pub struct OpenDir {
@@ -132,6 +258,20 @@ impl OpenDir {
     /// The path to list this folder's entries through (see [`OpenDir::child`]).
     pub fn listing_path(&self) -> PathBuf {
         self.child(OsStr::new(""))
+    }
+
+    /// The folder's descriptor, for calls relative to it (a listing's reads and stats).
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+
+    /// Moves the descriptor's reading position back to the folder's first entry.
+    ///
+    /// # Errors
+    /// The file system's error.
+    pub fn rewind(&self) -> io::Result<()> {
+        use std::io::Seek;
+        (&self.file).seek(io::SeekFrom::Start(0)).map(|_| ())
     }
 
     /// The folder's real path.
@@ -188,11 +328,20 @@ pub enum Resolved {
 /// 404 when absent, outside the root, or neither a regular file nor a folder; 403 when not
 /// readable; 503 when it was replaced during each of [`MAX_OPEN_ATTEMPTS`] opens; 500 for
 /// other failures.
-pub fn resolve(root: &Path, path: &FilePath) -> Result<Resolved, Error> {
-    // A file renamed over the name between the stat and the open (an upload landing, here or
-    // on another instance) makes the two differ: the name was never missing, so look again.
+pub fn resolve(root: &Root, path: &FilePath) -> Result<Resolved, Error> {
+    // A file renamed over the name between the walk's stat and its open (an upload landing,
+    // here or on another instance) makes the two differ, and a rename can race openat2 too:
+    // the name was never missing, so look again.
     for _ in 0..MAX_OPEN_ATTEMPTS {
-        if let Some(resolved) = try_resolve(root, path)? {
+        let attempt = match &root.dir {
+            Some(dir) => match open_beneath(root, dir, path)? {
+                Beneath::Opened(resolved) => Some(resolved),
+                Beneath::HasLink => try_resolve(&root.path, path)?,
+                Beneath::Again => None,
+            },
+            None => try_resolve(&root.path, path)?,
+        };
+        if let Some(resolved) = attempt {
             return Ok(resolved);
         }
     }
@@ -202,7 +351,8 @@ pub fn resolve(root: &Path, path: &FilePath) -> Result<Resolved, Error> {
     })
 }
 
-/// One attempt of [`resolve`]: `None` when what the path names changed between the checks.
+/// One attempt of the checked walk (see the module doc): `None` when what the path names
+/// changed between the checks.
 fn try_resolve(root: &Path, path: &FilePath) -> Result<Option<Resolved>, Error> {
     let canonical = fs::canonicalize(root.join(path.relative())).map_err(fs_error)?;
     if !is_inside(root, &canonical) {
@@ -246,11 +396,7 @@ fn open_without_waiting(path: &Path) -> io::Result<File> {
 /// # Errors
 /// 403 for a link on the path, 409 for a file on the path, 404 when a folder is missing and
 /// not created, and the file system's errors.
-pub fn open_parent(
-    root: &Path,
-    parts: &[std::ffi::OsString],
-    create: bool,
-) -> Result<OpenDir, Error> {
+pub fn open_parent(root: &Root, parts: &[OsString], create: bool) -> Result<OpenDir, Error> {
     open_parent_noting(root, parts, create, &mut Vec::new())
 }
 
@@ -260,10 +406,96 @@ pub fn open_parent(
 /// # Errors
 /// As for [`open_parent`].
 pub fn open_parent_noting(
-    root: &Path,
-    parts: &[std::ffi::OsString],
+    root: &Root,
+    parts: &[OsString],
     create: bool,
-    created: &mut Vec<(OpenDir, std::ffi::OsString)>,
+    created: &mut Vec<(OpenDir, OsString)>,
+) -> Result<OpenDir, Error> {
+    match &root.dir {
+        Some(dir) => open_parent_beneath(root, dir, parts, create, created),
+        None => walk_parent(&root.path, parts, create, created),
+    }
+}
+
+/// How folders are opened for writing beneath the root: no link at all, not even the last.
+const WRITE_RESOLVE: u64 =
+    dirfd::RESOLVE_BENEATH | dirfd::RESOLVE_NO_MAGICLINKS | dirfd::RESOLVE_NO_SYMLINKS;
+
+/// What a failed open of a folder on a write's path means.
+fn parent_error(e: io::Error) -> Error {
+    const ELOOP: i32 = 40;
+    const ENOTDIR: i32 = 20;
+    const EAGAIN: i32 = 11;
+    match e.raw_os_error() {
+        Some(ELOOP) => Error::Forbidden(
+            "a folder on the path is a symbolic link, and writes never follow links",
+        ),
+        Some(ENOTDIR) => Error::Conflict("a file on the path is not a folder"),
+        Some(EAGAIN) => Error::Busy {
+            retry_after: 1,
+            why: "a folder on the path was being renamed",
+        },
+        _ => fs_error(e),
+    }
+}
+
+/// [`open_parent_noting`] beneath the held root: one `openat2` when every folder is there,
+/// else one folder at a time, each made (`mkdirat`) where missing and opened from its parent's
+/// descriptor, never through a link.
+fn open_parent_beneath(
+    root: &Root,
+    dir: &File,
+    parts: &[OsString],
+    create: bool,
+    created: &mut Vec<(OpenDir, OsString)>,
+) -> Result<OpenDir, Error> {
+    let flags = READ_FLAGS | dirfd::O_DIRECTORY;
+    let rel = relative_c_path(parts)?;
+    let real = root.path.join(parts.iter().collect::<PathBuf>());
+    match dirfd::open_beneath(dir.as_fd(), &rel, flags, WRITE_RESOLVE) {
+        Ok(file) => return Ok(OpenDir { file, real }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && create => {}
+        Err(e) => return Err(parent_error(e)),
+    }
+    let mut cur = OpenDir {
+        file: dir.try_clone().map_err(fs_error)?,
+        real: root.path.clone(),
+    };
+    for part in parts {
+        let name = CString::new(part.as_bytes()).map_err(|_| Error::NotFound)?;
+        let file = match dirfd::open_beneath(cur.file.as_fd(), &name, flags, WRITE_RESOLVE) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match dirfd::make_dir_at(cur.file.as_fd(), &name) {
+                    Ok(()) => {
+                        cur.sync();
+                        if let Ok(parent) = cur.try_clone() {
+                            created.push((parent, part.clone()));
+                        }
+                    }
+                    // Another request made it first (or a link has the name: refused below).
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(fs_error(e)),
+                }
+                dirfd::open_beneath(cur.file.as_fd(), &name, flags, WRITE_RESOLVE)
+                    .map_err(parent_error)?
+            }
+            Err(e) => return Err(parent_error(e)),
+        };
+        cur = OpenDir {
+            file,
+            real: cur.real.join(part),
+        };
+    }
+    Ok(cur)
+}
+
+/// [`open_parent_noting`] by the checked walk (see the module doc).
+fn walk_parent(
+    root: &Path,
+    parts: &[OsString],
+    create: bool,
+    created: &mut Vec<(OpenDir, OsString)>,
 ) -> Result<OpenDir, Error> {
     let mut dir = OpenDir::open_root(root)?;
     for part in parts {

@@ -8,10 +8,15 @@
 //! with `--show-hidden`; links only when what they resolve to lies inside the root (the same
 //! policy as for reading them).
 //!
+//! On Linux the folder is read and each kept entry stat'ed through the folder's descriptor
+//! (`getdents64`, then `statx` of the name), not through a path per entry; elsewhere, or where
+//! the root takes the checked walk (see `fsroot.rs`), through std's `read_dir` and a stat of
+//! each entry's path. Both give the same listing.
+//!
 //! Out of scope: the formats themselves (`render.rs`).
 
 use crate::app::conditional::{self, Precondition, Validators};
-use crate::app::fsroot::{fs_error, is_inside, OpenDir};
+use crate::app::fsroot::{fs_error, is_inside, OpenDir, Root};
 use crate::app::paths::{is_upload_name, FilePath};
 use crate::app::{accept, assets, encoding, render};
 use crate::config::Config;
@@ -19,11 +24,13 @@ use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::Response;
 use crate::http::Status;
+use crate::sys::dirfd::{self, Kind};
 use std::collections::BinaryHeap;
+use std::ffi::{CStr, OsStr};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Most entries in one listing; past it the listing is cut (and says so).
 pub const MAX_LISTING_ENTRIES: usize = 10_000;
@@ -108,32 +115,205 @@ struct SortKey {
     is_file: bool,
     folded: Vec<u8>,
     name: Vec<u8>,
+    /// Stat what it points to (names are unique, so this never decides the order).
+    is_link: bool,
+}
+
+impl SortKey {
+    fn new(name: &[u8], is_dir: bool, is_link: bool) -> SortKey {
+        SortKey {
+            is_file: !is_dir,
+            folded: name.to_ascii_lowercase(),
+            name: name.to_vec(),
+            is_link,
+        }
+    }
+}
+
+/// Whether a name is left out of every listing: temporary uploads, and dot files unless shown.
+fn is_left_out(name: &[u8], show_hidden: bool) -> bool {
+    is_upload_name(name) || (!show_hidden && name.starts_with(b"."))
+}
+
+/// Whether the link `name` in `dir` is listed (what it resolves to lies inside `root`, as for
+/// a GET) and, if so, whether it is a folder.
+fn link_is_dir(dir: &OpenDir, name: &[u8], root: &Path) -> Option<bool> {
+    match fs::canonicalize(dir.child(OsStr::from_bytes(name))) {
+        Ok(target) if is_inside(root, &target) => match fs::metadata(&target) {
+            Ok(m) if m.is_dir() || m.is_file() => Some(m.is_dir()),
+            _ => None,
+        },
+        // Dangling, or outside: as absent as it is to a GET.
+        _ => None,
+    }
+}
+
+/// Keeps `key` among the first `cap` in listing order.
+fn keep(heap: &mut BinaryHeap<SortKey>, key: SortKey, cap: usize) {
+    heap.push(key);
+    if heap.len() > cap {
+        heap.pop(); // The last in listing order.
+    }
+}
+
+/// A statx time as a `SystemTime`.
+fn system_time(sec: i64, nsec: u32) -> SystemTime {
+    let after = Duration::new(sec.unsigned_abs(), 0);
+    let base = if sec >= 0 {
+        UNIX_EPOCH.checked_add(after)
+    } else {
+        UNIX_EPOCH.checked_sub(after)
+    };
+    base.and_then(|t| t.checked_add(Duration::from_nanos(u64::from(nsec))))
+        .unwrap_or(UNIX_EPOCH)
 }
 
 /// Reads the entries of `dir` (opened under `root`), keeping the first `cap` in listing order.
 ///
 /// # Errors
 /// 403 when the folder cannot be read, 500 for other failures.
-pub fn read(dir: &OpenDir, root: &Path, show_hidden: bool, cap: usize) -> Result<Listing, Error> {
+pub fn read(dir: &OpenDir, root: &Root, show_hidden: bool, cap: usize) -> Result<Listing, Error> {
+    if root.is_beneath() {
+        match read_through_fd(dir, root.path(), show_hidden, cap) {
+            Err(e) if dirfd::is_unavailable(&e) => {}
+            done => return done.map_err(fs_error),
+        }
+    }
+    read_by_path(dir, root.path(), show_hidden, cap)
+}
+
+/// [`read`] through the folder's descriptor: one `getdents64` per 32 KiB of names, then one
+/// `statx` (not following links) per entry kept; links, which are rare, go by their path.
+///
+/// # Errors
+/// The calls' errors (`Unsupported` and the like where they are missing: see
+/// [`dirfd::is_unavailable`]).
+fn read_through_fd(
+    dir: &OpenDir,
+    root: &Path,
+    show_hidden: bool,
+    cap: usize,
+) -> std::io::Result<Listing> {
+    let mut heap = BinaryHeap::new();
+    let mut total = 0;
+    let mut buf = Vec::new();
+    let mut unknown = Vec::new();
+    dir.rewind()?;
+    dirfd::read_entries(dir.as_fd(), &mut buf, |name, kind| {
+        if is_left_out(name, show_hidden) {
+            return;
+        }
+        let key = match kind {
+            Kind::File | Kind::Dir => SortKey::new(name, kind == Kind::Dir, false),
+            Kind::Link => match link_is_dir(dir, name, root) {
+                Some(is_dir) => SortKey::new(name, is_dir, true),
+                None => return,
+            },
+            // The file system did not say: stat it once the folder is read.
+            Kind::Unknown => {
+                unknown.push(name.to_vec());
+                return;
+            }
+            Kind::Other => return, // FIFOs, sockets, devices: never served, so never listed.
+        };
+        total += 1;
+        keep(&mut heap, key, cap);
+    })?;
+    let mut c_name = Vec::new();
+    for name in unknown {
+        let key = match stat_name(dir, &name, &mut c_name)?.map(|st| st.kind) {
+            Some(kind @ (Kind::File | Kind::Dir)) => SortKey::new(&name, kind == Kind::Dir, false),
+            Some(Kind::Link) => match link_is_dir(dir, &name, root) {
+                Some(is_dir) => SortKey::new(&name, is_dir, true),
+                None => continue,
+            },
+            _ => continue,
+        };
+        total += 1;
+        keep(&mut heap, key, cap);
+    }
+    let mut entries = Vec::with_capacity(heap.len());
+    for key in heap.into_sorted_vec() {
+        let (is_dir, size, modified) = if key.is_link {
+            match fs::metadata(dir.child(OsStr::from_bytes(&key.name))) {
+                Ok(m) if m.is_dir() || m.is_file() => {
+                    (m.is_dir(), m.len(), m.modified().unwrap_or(UNIX_EPOCH))
+                }
+                _ => {
+                    total -= 1;
+                    continue;
+                }
+            }
+        } else {
+            match stat_name(dir, &key.name, &mut c_name)? {
+                Some(st) if matches!(st.kind, Kind::File | Kind::Dir) => (
+                    st.kind == Kind::Dir,
+                    st.size,
+                    system_time(st.mtime_sec, st.mtime_nsec),
+                ),
+                // Gone since it was read, or swapped for something never listed: leave it out.
+                _ => {
+                    total -= 1;
+                    continue;
+                }
+            }
+        };
+        entries.push(Entry {
+            is_dir,
+            size: if is_dir { 0 } else { size },
+            modified,
+            name: key.name,
+        });
+    }
+    Ok(Listing { entries, total })
+}
+
+/// The stat of `name` in `dir` (`scratch` holds the name with its NUL); `None` when it is gone.
+fn stat_name(
+    dir: &OpenDir,
+    name: &[u8],
+    scratch: &mut Vec<u8>,
+) -> std::io::Result<Option<dirfd::Stat>> {
+    scratch.clear();
+    scratch.extend_from_slice(name);
+    scratch.push(0);
+    // A name from getdents64 holds no NUL.
+    let Ok(c_name) = CStr::from_bytes_with_nul(scratch) else {
+        return Ok(None);
+    };
+    match dirfd::stat_at(dir.as_fd(), c_name) {
+        Ok(st) => Ok(Some(st)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`read`] by paths: std's `read_dir` of the folder, and a stat of each entry kept.
+///
+/// # Errors
+/// 403 when the folder cannot be read, 500 for other failures.
+fn read_by_path(
+    dir: &OpenDir,
+    root: &Path,
+    show_hidden: bool,
+    cap: usize,
+) -> Result<Listing, Error> {
     let mut heap = BinaryHeap::new();
     let mut total = 0;
     for entry in fs::read_dir(dir.listing_path()).map_err(fs_error)? {
         let Ok(entry) = entry else { continue };
-        let name = entry.file_name().as_bytes().to_vec();
-        if is_upload_name(&name) || (!show_hidden && name.starts_with(b".")) {
+        let name = entry.file_name();
+        let name = name.as_bytes();
+        if is_left_out(name, show_hidden) {
             continue;
         }
         let Ok(kind) = entry.file_type() else {
             continue;
         };
         let is_dir = if kind.is_symlink() {
-            match fs::canonicalize(entry.path()) {
-                Ok(target) if is_inside(root, &target) => match fs::metadata(&target) {
-                    Ok(m) if m.is_dir() || m.is_file() => m.is_dir(),
-                    _ => continue,
-                },
-                // Dangling, or outside: as absent as it is to a GET.
-                _ => continue,
+            match link_is_dir(dir, name, root) {
+                Some(is_dir) => is_dir,
+                None => continue,
             }
         } else if kind.is_dir() || kind.is_file() {
             kind.is_dir()
@@ -141,18 +321,15 @@ pub fn read(dir: &OpenDir, root: &Path, show_hidden: bool, cap: usize) -> Result
             continue; // FIFOs, sockets, devices: never served, so never listed.
         };
         total += 1;
-        heap.push(SortKey {
-            is_file: !is_dir,
-            folded: name.to_ascii_lowercase(),
-            name,
-        });
-        if heap.len() > cap {
-            heap.pop(); // The last in listing order.
-        }
+        keep(
+            &mut heap,
+            SortKey::new(name, is_dir, kind.is_symlink()),
+            cap,
+        );
     }
     let mut entries = Vec::with_capacity(heap.len());
     for key in heap.into_sorted_vec() {
-        let path = dir.child(std::ffi::OsStr::from_bytes(&key.name));
+        let path = dir.child(OsStr::from_bytes(&key.name));
         // Gone since it was read: leave it out.
         let Ok(meta) = fs::metadata(&path) else {
             total -= 1;
@@ -180,7 +357,7 @@ pub fn list(
     head: &Head,
     path: &FilePath,
     dir: &OpenDir,
-    root: &Path,
+    root: &Root,
 ) -> Result<Response<'static>, Error> {
     let listing = read(dir, root, config.show_hidden, MAX_LISTING_ENTRIES)?;
     let format = match accept::preferred(&head.headers, OFFERS) {
@@ -242,11 +419,7 @@ mod tests {
 
     #[test]
     fn orders_folders_first_then_names_ignoring_case() {
-        let key = |is_file, name: &str| SortKey {
-            is_file,
-            folded: name.to_ascii_lowercase().into_bytes(),
-            name: name.as_bytes().to_vec(),
-        };
+        let key = |is_file: bool, name: &str| SortKey::new(name.as_bytes(), !is_file, false);
         let mut keys = [
             key(true, "b.txt"),
             key(false, "Zeta"),

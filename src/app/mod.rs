@@ -30,19 +30,32 @@ pub mod uploads;
 use crate::access::Access;
 use crate::config::Config;
 
-/// The application's state: the configuration, the access policy and its counters.
+/// The application's state: the configuration, the access policy and its counters, and the
+/// served folder, held open.
 pub struct App {
     pub config: Config,
     pub access: Access,
+    /// `--directory`, opened; `None` without one.
+    pub root: Option<fsroot::Root>,
 }
 
 impl App {
+    /// Opens `--directory` (already made canonical by `Config::check_directory`).
+    ///
     /// # Errors
-    /// A message for the user (a bad user entry).
+    /// A message for the user (a bad user entry, a folder that cannot be opened).
     pub fn new(config: &Config) -> Result<App, String> {
+        let root = match &config.directory {
+            Some(dir) => Some(
+                fsroot::Root::open(dir, config.force_path_walk)
+                    .map_err(|e| format!("--directory {}: {e}", dir.display()))?,
+            ),
+            None => None,
+        };
         Ok(App {
             config: config.clone(),
             access: Access::new(&config.access())?,
+            root,
         })
     }
 }

@@ -8,7 +8,7 @@
 use crate::app::file_handlers::{self, with_store_headers, ALLOW_DIR};
 use crate::app::render::Viewer;
 use crate::app::{assets, encoding, error_page, handlers, App};
-use crate::config::{Config, Rights};
+use crate::config::Rights;
 use crate::http::error::Error;
 use crate::http::handler::{Context, Handler, Reply, Who};
 use crate::http::parse::Head;
@@ -145,7 +145,7 @@ impl Handler for App {
     }
 
     fn error_response(&self, head: &Head, e: &Error) -> Response<'static> {
-        error_page::answer(&self.config, head, e)
+        error_page::answer(&self.config, self.root.as_ref(), head, e)
     }
 }
 
@@ -190,7 +190,7 @@ pub fn respond<'h>(
         can_write: grant.rights == Rights::Write && !config.read_only,
         offer_login: who.user.is_none() && app.access.login_would_help(),
     };
-    dispatch(config, viewer, who.user.is_some(), cx, head, route)
+    dispatch(app, viewer, who.user.is_some(), cx, head, route)
 }
 
 /// A text answer, gzipped if the client asks for it (and `Vary: Accept-Encoding` either way).
@@ -205,7 +205,7 @@ fn negotiated<'h>(mut resp: Response<'h>, head: &Head) -> Result<Response<'h>, E
 /// The handler's error, or 400/404/405/501 from routing (an unknown method is 501 whatever
 /// its target).
 pub fn dispatch<'h>(
-    config: &Config,
+    app: &App,
     viewer: Viewer,
     logged_in: bool,
     cx: &Context,
@@ -216,6 +216,8 @@ pub fn dispatch<'h>(
     if matches!(head.method, Method::Other | Method::Connect) || head.method.is_webdav() {
         return Err(Error::MethodNotImplemented);
     }
+    let config = &app.config;
+    let root = app.root.as_ref();
     let route = route?;
     if route == Route::Server && head.method != Method::Options {
         return Err(Error::BadRequest("'*' is only a target for OPTIONS"));
@@ -253,11 +255,13 @@ pub fn dispatch<'h>(
         (Route::File(path), method) => {
             return match method {
                 Method::Get | Method::Head => {
-                    file_handlers::get(config, viewer, head, path).map(with_store_headers)
+                    file_handlers::get(config, root, viewer, head, path).map(with_store_headers)
                 }
-                Method::Post => return file_handlers::post(config, path, cx.body_len),
-                Method::Put => return file_handlers::put(config, head, path, cx.body_len),
-                Method::Delete => file_handlers::delete(config, head, path).map(with_store_headers),
+                Method::Post => return file_handlers::post(config, root, path, cx.body_len),
+                Method::Put => return file_handlers::put(config, root, head, path, cx.body_len),
+                Method::Delete => {
+                    file_handlers::delete(config, root, head, path).map(with_store_headers)
+                }
                 // Refused by the Allow check above.
                 _ => Err(Error::MethodNotAllowed(allow)),
             }

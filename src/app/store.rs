@@ -6,7 +6,7 @@
 //!
 //! Out of scope: reading (`files.rs`, `listing.rs`) and preconditions (`file_handlers.rs`).
 
-use crate::app::fsroot::{fs_error, open_parent, open_parent_noting, OpenDir};
+use crate::app::fsroot::{fs_error, open_parent, open_parent_noting, OpenDir, Root};
 use crate::app::paths::FilePath;
 use crate::app::uploads::{self, TempFile};
 use crate::http::error::Error;
@@ -69,7 +69,7 @@ impl Upload {
     /// a file, 403 for a link on the path or a folder that is not writable, and the file
     /// system's errors.
     pub fn begin(
-        root: &Path,
+        root: &Root,
         path: &FilePath,
         declared: Option<u64>,
         max_bytes: u64,
@@ -188,7 +188,7 @@ fn remove_created(created: &[(OpenDir, OsString)]) {
 
 /// Opens (making them where missing) the parents of `path`, and creates the temporary file.
 fn begin_noting(
-    root: &Path,
+    root: &Root,
     path: &FilePath,
     created: &mut Vec<(OpenDir, OsString)>,
 ) -> Result<(OpenDir, PathBuf, TempFile, File), Error> {
@@ -263,7 +263,7 @@ fn link_into_place(tmp: &Path, target: &Path) -> Result<bool, Error> {
 /// # Errors
 /// 409 when a file has that name or a parent is a file, 403 for a link on the path, and the
 /// file system's errors.
-pub fn make_dir(root: &Path, path: &FilePath) -> Result<bool, Error> {
+pub fn make_dir(root: &Root, path: &FilePath) -> Result<bool, Error> {
     let (parents, name) = split(path)?;
     let dir = open_parent(root, parents, true)?;
     match fs::create_dir(dir.child(name)) {
@@ -286,7 +286,7 @@ pub fn make_dir(root: &Path, path: &FilePath) -> Result<bool, Error> {
 ///
 /// # Errors
 /// 404 when absent, 409 for a folder that is not empty, 403 when not allowed.
-pub fn delete(root: &Path, path: &FilePath) -> Result<(), Error> {
+pub fn delete(root: &Root, path: &FilePath) -> Result<(), Error> {
     let (parents, name) = split(path)?;
     let dir = open_parent(root, parents, false)?;
     let target = dir.child(name);

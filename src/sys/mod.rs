@@ -19,6 +19,9 @@
 //!   other servers sharing the folder can tell it from one whose writer died.
 //! - `setsockopt(2)` for `TCP_DEFER_ACCEPT` (Linux), and `listen(2)` again for a longer accept
 //!   queue than std's 128, neither of which std offers.
+//! - `openat2(2)`, `statx(2)`, `getdents64(2)` and `mkdirat(2)` (`dirfd.rs`, Linux): paths
+//!   resolved by the kernel beneath the served folder's descriptor, and a listing read and
+//!   stat'ed through the folder's descriptor.
 //! - The `O_NONBLOCK` open flag (a constant, no call), which std has no name for: file reads
 //!   open with it so that a FIFO never holds a worker.
 //!
@@ -27,9 +30,10 @@
 //!
 //! Out of scope: anything std already offers safely (sockets, files, timeouts).
 //!
-//! This file has `poll`, `recv`, `sendfile`, `setsockopt` and `listen`; `epoll.rs`,
-//! `flock.rs`, `rlimit.rs`, `signal.rs` and `xattr.rs` have the rest.
+//! This file has `poll`, `recv`, `sendfile`, `setsockopt` and `listen`; `dirfd.rs`,
+//! `epoll.rs`, `flock.rs`, `rlimit.rs`, `signal.rs` and `xattr.rs` have the rest.
 
+pub mod dirfd;
 #[cfg(target_os = "linux")]
 mod epoll;
 mod flock;

@@ -70,6 +70,16 @@ impl TestServer {
     }
 }
 
+/// Runs a path-safety `case` against two servers: one that opens paths with one `openat2`
+/// beneath its folder (where the kernel has it), and one that takes the checked walk, as where
+/// `openat2` is missing or filtered. The policy must hold both ways.
+pub fn each_way(case: impl Fn(&TestServer)) {
+    for walk in [false, true] {
+        eprintln!("force_path_walk = {walk}");
+        case(&server_with(|c| c.force_path_walk = walk));
+    }
+}
+
 /// A server with default settings and a directory.
 pub fn server() -> TestServer {
     server_with(|_| {})
