@@ -32,7 +32,7 @@ pub mod sys;
 pub use config::Config;
 pub use engine::server::{Handle, Server};
 
-use app::files;
+use app::store::files;
 use log::Logger;
 use std::io;
 

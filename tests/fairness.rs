@@ -4,8 +4,9 @@
 mod common;
 
 use common::*;
-use http_server::app::render::Viewer;
-use http_server::app::{router, App};
+use http_server::app::page::render::Viewer;
+use http_server::app::router;
+use http_server::app::App;
 use http_server::http::error::Error;
 use http_server::http::handler::{Context, Handler, Reply, Who};
 use http_server::http::parse::Head;

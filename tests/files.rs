@@ -463,7 +463,7 @@ fn concurrent_uploads_to_one_name_leave_one_whole_body() {
 #[test]
 fn temporary_names_are_never_served_and_stale_ones_are_cleaned_at_start() {
     let root = TempDir::new("stale");
-    let host = http_server::app::uploads::host_identity();
+    let host = http_server::app::store::uploads::host_identity();
     let upload = |owner: &str| {
         root.path()
             .join(format!(".http-server-upload-{owner}-1.part"))

@@ -173,7 +173,7 @@ fn a_leftover_with_the_next_temporary_name_is_skipped_not_a_500() {
     // may reuse, with its counter back at 0: its names repeat those of the killed one.
     let dir = TempDir::new("instances-leftover");
     let p = Proc::start(dir.path(), &[]);
-    let host = http_server::app::uploads::host_identity();
+    let host = http_server::app::store::uploads::host_identity();
     let pid = p.child.id();
     for n in 0..5 {
         let name = format!(".http-server-upload-{host}-{pid}-{n}.part");

@@ -328,7 +328,7 @@ fn stale_uploads_in_subfolders_are_cleaned_at_start() {
     std::fs::create_dir_all(root.path().join("a/b")).unwrap();
     let stale = root.path().join(format!(
         "a/b/.http-server-upload-{}-4999999-1.part",
-        http_server::app::uploads::host_identity()
+        http_server::app::store::uploads::host_identity()
     ));
     std::fs::write(&stale, b"half").unwrap();
     let _handle = http_server::start(http_server::Config {

@@ -402,7 +402,7 @@ const MIN_GZIP_STREAM_BYTES: usize = 8 << 20;
 fn a_parked_gzip_download_decodes_to_the_file() {
     let srv = server();
     let text = log_text(GZIP_FILE_BYTES);
-    // .log is text (compressible) in src/app/mime.rs.
+    // .log is text (compressible) in src/app/negotiate/mime.rs.
     std::fs::write(srv.file("app.log"), &text).unwrap();
     for version in ["HTTP/1.1", "HTTP/1.0"] {
         let mut s = srv.connect();

@@ -8,12 +8,12 @@
 //!
 //! Out of scope: routing (`router.rs`), the file system (`fsroot.rs`, `store.rs`).
 
-use crate::app::conditional::{self, Precondition, Validators};
-use crate::app::fsroot::{self, Resolved, Root};
-use crate::app::paths::{parse_file_path, FilePath};
-use crate::app::render::Viewer;
-use crate::app::store::{Landing, Upload};
-use crate::app::{files, store};
+use crate::app::negotiate::conditional::{self, Precondition, Validators};
+use crate::app::page::render::Viewer;
+use crate::app::store::fsroot::{self, Resolved, Root};
+use crate::app::store::paths::{parse_file_path, FilePath};
+use crate::app::store::writes::{Landing, Upload};
+use crate::app::store::{files, writes};
 use crate::config::Config;
 use crate::http::error::Error;
 use crate::http::handler::{BodySink, Reply};
@@ -69,7 +69,9 @@ pub fn get(
         Resolved::Dir(_) if !path.is_dir => Ok(Response::new(Status::MOVED_PERMANENTLY)
             .header("Location", path.url(true))
             .body(Body::Empty)),
-        Resolved::Dir(dir) => crate::app::listing::list(config, viewer, head, &path, &dir, root),
+        Resolved::Dir(dir) => {
+            crate::app::page::listing::list(config, viewer, head, &path, &dir, root)
+        }
     }
 }
 
@@ -119,7 +121,7 @@ pub fn put(
         if body_len != Some(0) {
             return Err(Error::BadRequest("a folder is made with an empty body"));
         }
-        let created = store::make_dir(root, &path)?;
+        let created = writes::make_dir(root, &path)?;
         return Ok(Reply::Answer(with_store_headers(Response::new(
             created_or_replaced(!created),
         ))));
@@ -197,7 +199,7 @@ pub fn delete(
     let root = directory(config, root, true)?;
     let path = parse_file_path(raw)?;
     check_write_preconditions(root, &path, head)?;
-    store::delete(root, &path)?;
+    writes::delete(root, &path)?;
     Ok(Response::new(Status::NO_CONTENT).body(Body::Empty))
 }
 

@@ -1,7 +1,8 @@
 //! One small function per endpoint outside `/files` (`file_handlers.rs`). Each returns a
 //! `Response` or the `Error` to answer with; none writes to the socket.
 
-use crate::app::{accept, assets};
+use crate::app::negotiate::accept;
+use crate::app::page::assets;
 use crate::config::Config;
 use crate::http::error::Error;
 use crate::http::parse::Head;

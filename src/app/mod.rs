@@ -1,33 +1,31 @@
-//! The application: what the server does with a request once the engine has read it. The router
-//! picks a handler by path; handlers answer `/`, `/echo`, `/user-agent`, `/_assets` and `/files`
-//! over the file store (paths, safe opening, downloads, uploads, listings and their page);
-//! conditional requests and ranges, content types, and content negotiation sit beside them.
-//!
-//! It uses the protocol layer (`crate::http`) and never touches a socket: it is the engine's
-//! `Handler` (`router.rs`); a handler returns a `Response` for the engine to write, or, for an
+//! The application: what the server does with a request once the engine has read it. It is
+//! the engine's `Handler` (`router.rs`, which routes each request once and checks access), and
+//! never touches a socket: a handler returns a `Response` for the engine to write, or, for an
 //! upload, a `BodySink` that the engine feeds the body into as it arrives.
+//!
+//! Its rooms:
+//! - `router.rs`, `handlers.rs` (`/`, `/echo`, `/user-agent`, `/health`, `/_login`) and
+//!   `file_handlers.rs` (`/files`: GET, PUT, POST, DELETE and their preconditions);
+//! - `store/`: the file store: paths, opening safely inside the root, downloads, atomic
+//!   streamed writes, temporary upload files and their clean-up;
+//! - `negotiate/`: what the request asks of the representation: `Accept`, gzip, conditional
+//!   requests and ranges, content types;
+//! - `page/`: what people see: listings as text, JSON or the page, the page's assets and
+//!   escaping, error pages for browsers;
+//! - `archive/`: a folder as one zip or tar download;
+//! - `dav/`: WebDAV's XML, headers and properties.
 
-pub mod accept;
 pub mod archive;
-pub mod assets;
-pub mod conditional;
 pub mod dav;
-pub mod encoding;
-pub mod error_page;
-pub mod escape;
 pub mod file_handlers;
-pub mod files;
-pub mod fsroot;
 pub mod handlers;
-pub mod listing;
-pub mod mime;
-pub mod paths;
-pub mod render;
+pub mod negotiate;
+pub mod page;
 pub mod router;
 pub mod store;
-pub mod uploads;
 
 use crate::access::Access;
+use crate::app::store::fsroot;
 use crate::config::Config;
 
 /// The application's state: the configuration, the access policy and its counters, and the

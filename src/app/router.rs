@@ -6,8 +6,12 @@
 //! Out of scope: what each route does (`handlers.rs`).
 
 use crate::app::file_handlers::{self, with_store_headers, ALLOW_DIR};
-use crate::app::render::Viewer;
-use crate::app::{assets, encoding, error_page, handlers, App};
+use crate::app::handlers;
+use crate::app::negotiate::encoding;
+use crate::app::page::assets;
+use crate::app::page::error_page;
+use crate::app::page::render::Viewer;
+use crate::app::App;
 use crate::config::Rights;
 use crate::http::error::Error;
 use crate::http::handler::{Context, Handler, Reply, Who};

@@ -20,7 +20,7 @@
 pub mod tar;
 pub mod zip;
 
-use crate::app::encoding;
+use crate::app::negotiate::encoding;
 use crate::http::response::BlockStream;
 use flate2::Crc;
 use std::fs::File;

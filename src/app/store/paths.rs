@@ -57,7 +57,7 @@ impl FilePath {
             if i > 0 {
                 url.push('/');
             }
-            crate::app::escape::push_url_component(&mut url, part.as_bytes());
+            crate::app::page::escape::push_url_component(&mut url, part.as_bytes());
         }
         if as_dir && !self.parts.is_empty() {
             url.push('/');

@@ -15,10 +15,13 @@
 //!
 //! Out of scope: the formats themselves (`render.rs`).
 
-use crate::app::conditional::{self, Precondition, Validators};
-use crate::app::fsroot::{fs_error, is_inside, OpenDir, Root};
-use crate::app::paths::{is_upload_name, FilePath};
-use crate::app::{accept, assets, encoding, render};
+use crate::app::negotiate::accept;
+use crate::app::negotiate::conditional::{self, Precondition, Validators};
+use crate::app::negotiate::encoding;
+use crate::app::page::assets;
+use crate::app::page::render;
+use crate::app::store::fsroot::{fs_error, is_inside, OpenDir, Root};
+use crate::app::store::paths::{is_upload_name, FilePath};
 use crate::config::Config;
 use crate::http::error::Error;
 use crate::http::parse::Head;

@@ -35,7 +35,7 @@
 //! Out of scope: decoding the URL (`paths.rs`), what is done with the file (`files.rs`,
 //! `store.rs`, `listing.rs`).
 
-use crate::app::paths::{is_upload_name, FilePath};
+use crate::app::store::paths::{is_upload_name, FilePath};
 use crate::http::error::Error;
 use crate::sys::dirfd;
 use std::ffi::{CString, OsStr, OsString};

@@ -6,10 +6,10 @@
 //! component percent-encoded from the name's exact bytes). Out of scope: reading the folder
 //! (`listing.rs`), the page's script and style (`assets/`).
 
-use crate::app::assets;
-use crate::app::escape::{push_html, push_html_name, push_json_string, push_url_component};
-use crate::app::listing::{Entry, Listing};
-use crate::app::paths::FilePath;
+use crate::app::page::assets;
+use crate::app::page::escape::{push_html, push_html_name, push_json_string, push_url_component};
+use crate::app::page::listing::{Entry, Listing};
+use crate::app::store::paths::FilePath;
 use crate::calendar::write_log_time;
 use std::fmt::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -398,7 +398,7 @@ mod tests {
         can_write: false,
         offer_login: true,
     };
-    use crate::app::paths::parse_file_path;
+    use crate::app::store::paths::parse_file_path;
 
     fn entry(name: &[u8], is_dir: bool, size: u64) -> Entry {
         Entry {

@@ -4,10 +4,10 @@
 //! Out of scope: finding and opening the file safely (`fsroot.rs`), changing the store
 //! (`store.rs`), folders (`listing.rs`).
 
-use crate::app::conditional::{self, Precondition, RangeRequest, Validators};
-use crate::app::encoding;
-use crate::app::fsroot::fs_error;
-use crate::app::mime;
+use crate::app::negotiate::conditional::{self, Precondition, RangeRequest, Validators};
+use crate::app::negotiate::encoding;
+use crate::app::negotiate::mime;
+use crate::app::store::fsroot::fs_error;
 use crate::http::date::format_http_date;
 use crate::http::error::Error;
 use crate::http::parse::Head;
@@ -33,7 +33,7 @@ pub const GZIP_PROBE_BYTES: usize = 16 * 1024;
 /// percent: random or already compressed data grows instead (by about 5% at level 1).
 pub const MAX_GZIP_PROBE_PERCENT: usize = 90;
 
-pub use crate::app::uploads::{remove_live_uploads, remove_stale_uploads};
+pub use crate::app::store::uploads::{remove_live_uploads, remove_stale_uploads};
 
 /// A file's modification time in nanoseconds since the epoch (0 if unknown).
 pub fn modified_nanos(meta: &Metadata) -> u128 {

@@ -9,8 +9,8 @@
 //!
 //! Out of scope: filling the listing template (`render.rs`).
 
-use crate::app::conditional::{self, Precondition, Validators};
-use crate::app::encoding;
+use crate::app::negotiate::conditional::{self, Precondition, Validators};
+use crate::app::negotiate::encoding;
 use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::{Body, Response};

@@ -6,9 +6,9 @@
 //!
 //! Out of scope: reading (`files.rs`, `listing.rs`) and preconditions (`file_handlers.rs`).
 
-use crate::app::fsroot::{fs_error, open_parent, open_parent_noting, OpenDir, Root};
-use crate::app::paths::FilePath;
-use crate::app::uploads::{self, TempFile};
+use crate::app::store::fsroot::{fs_error, open_parent, open_parent_noting, OpenDir, Root};
+use crate::app::store::paths::FilePath;
+use crate::app::store::uploads::{self, TempFile};
 use crate::http::error::Error;
 use crate::http::parse::Head;
 use std::ffi::{OsStr, OsString};

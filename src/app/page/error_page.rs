@@ -8,10 +8,12 @@
 //!
 //! Out of scope: what each error says (`http/error.rs`).
 
-use crate::app::fsroot::{self, Resolved, Root};
-use crate::app::paths::parse_file_path;
+use crate::app::negotiate::accept;
+use crate::app::page::assets;
+use crate::app::page::escape;
 use crate::app::router::{route, Route};
-use crate::app::{accept, assets, escape};
+use crate::app::store::fsroot::{self, Resolved, Root};
+use crate::app::store::paths::parse_file_path;
 use crate::config::Config;
 use crate::http::error::Error;
 use crate::http::parse::Head;

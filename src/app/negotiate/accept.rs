@@ -4,7 +4,7 @@
 //!
 //! Out of scope: Accept-Encoding (`encoding.rs`), and what each type looks like (`render.rs`).
 
-use crate::app::encoding::{parse_qvalue, split_param};
+use crate::app::negotiate::encoding::{parse_qvalue, split_param};
 use crate::http::Headers;
 
 /// The index of the offer the client prefers: the highest q-value above 0, and on a tie the

@@ -22,7 +22,7 @@
 //! Out of scope: writing uploads (`store.rs`) and keeping these names out of listings and URLs
 //! (`paths.rs`).
 
-use crate::app::paths::{is_upload_name, MAX_PATH_COMPONENTS, UPLOAD_PREFIX, UPLOAD_SUFFIX};
+use crate::app::store::paths::{is_upload_name, MAX_PATH_COMPONENTS, UPLOAD_PREFIX, UPLOAD_SUFFIX};
 #[cfg(test)]
 use crate::config::DEFAULT_STALE_UPLOAD_AGE;
 use std::fs;
