@@ -1,6 +1,12 @@
 //! The server's configuration: every limit and timeout, each a named constant with its default,
 //! and the `Config` value that carries them (overridden by flags in `main.rs`).
 //!
+//! `Config` is what a user sets, in one place. Each layer gets only its own part of it:
+//! [`EngineConfig`] (the address, the pool, admission, timeouts, the head limits),
+//! [`StoreConfig`] (the folder and what may be done with it) and [`AccessConfig`] (users and
+//! the checks), made by `Config::engine`, `store` and `access` where the server is wired
+//! together (`lib.rs`, `app::App::new`).
+//!
 //! This module only holds values. It does not parse argv and does not touch the filesystem,
 //! except `Config::check_directory`, which validates `--directory` once at start-up.
 
@@ -337,7 +343,30 @@ pub struct AccessConfig {
     pub threads: usize,
 }
 
+/// What the file store and its pages read: the folder and what may be done with it.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub directory: Option<PathBuf>,
+    pub max_upload_bytes: u64,
+    pub listing: bool,
+    pub show_hidden: bool,
+    pub read_only: bool,
+    pub force_path_walk: bool,
+}
+
 impl Config {
+    /// The part the file store and its pages read.
+    pub fn store(&self) -> StoreConfig {
+        StoreConfig {
+            directory: self.directory.clone(),
+            max_upload_bytes: self.max_upload_bytes,
+            listing: self.listing,
+            show_hidden: self.show_hidden,
+            read_only: self.read_only,
+            force_path_walk: self.force_path_walk,
+        }
+    }
+
     /// The part the access policy reads.
     pub fn access(&self) -> AccessConfig {
         AccessConfig {

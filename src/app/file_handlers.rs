@@ -14,7 +14,7 @@ use crate::app::store::fsroot::{self, Resolved, Root};
 use crate::app::store::paths::{parse_file_path, FilePath};
 use crate::app::store::writes::{Landing, Upload};
 use crate::app::store::{files, writes};
-use crate::config::Config;
+use crate::config::StoreConfig;
 use crate::http::error::Error;
 use crate::http::handler::{BodySink, Reply};
 use crate::http::parse::Head;
@@ -27,7 +27,7 @@ pub const ALLOW_DIR: &str = "GET, HEAD, PUT, DELETE, OPTIONS";
 
 /// The configured directory, or the answer for a server started without one.
 fn directory<'r>(
-    config: &Config,
+    config: &StoreConfig,
     root: Option<&'r Root>,
     writing: bool,
 ) -> Result<&'r Root, Error> {
@@ -48,7 +48,7 @@ fn directory<'r>(
 /// 404 for anything absent, outside the root or hidden by `--no-listing`, 400 for a bad path,
 /// and see [`files::serve`].
 pub fn get(
-    config: &Config,
+    config: &StoreConfig,
     root: Option<&Root>,
     viewer: Viewer,
     head: &Head,
@@ -80,7 +80,7 @@ pub fn get(
 /// # Errors
 /// 405 for a folder's path, and see [`Upload::begin`].
 pub fn post(
-    config: &Config,
+    config: &StoreConfig,
     root: Option<&Root>,
     raw: &[u8],
     body_len: Option<u64>,
@@ -108,7 +108,7 @@ pub fn post(
 /// # Errors
 /// 412 for a failed precondition, 400 for a folder with a body, and see [`Upload::begin`].
 pub fn put(
-    config: &Config,
+    config: &StoreConfig,
     root: Option<&Root>,
     head: &Head,
     raw: &[u8],
@@ -179,7 +179,7 @@ impl BodySink for UploadBody {
 }
 
 /// Asks the engine for the body of an upload that has begun.
-fn absorb(config: &Config, upload: Upload, status: fn(bool) -> Status) -> Reply<'static> {
+fn absorb(config: &StoreConfig, upload: Upload, status: fn(bool) -> Status) -> Reply<'static> {
     Reply::Absorb {
         sink: Box::new(UploadBody { upload, status }),
         limit: config.max_upload_bytes,
@@ -191,7 +191,7 @@ fn absorb(config: &Config, upload: Upload, status: fn(bool) -> Status) -> Reply<
 /// # Errors
 /// 404 when absent, 409 for a folder that is not empty, 403 or 412.
 pub fn delete(
-    config: &Config,
+    config: &StoreConfig,
     root: Option<&Root>,
     head: &Head,
     raw: &[u8],

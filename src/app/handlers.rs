@@ -3,7 +3,7 @@
 
 use crate::app::negotiate::accept;
 use crate::app::page::assets;
-use crate::config::Config;
+use crate::config::StoreConfig;
 use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::{Body, Response};
@@ -13,7 +13,7 @@ use crate::http::{Method, Status};
 /// `GET /`: for a client that prefers HTML (a browser), a small page that says what this is
 /// and links to `/files/`; for every other client (curl's `*/*`, no Accept at all, the
 /// CodeCrafters checker) 200 with an empty body, byte for byte as before.
-pub fn root(config: &Config, head: &Head) -> Response<'static> {
+pub fn root(config: &StoreConfig, head: &Head) -> Response<'static> {
     // The empty answer stands for "anything"; on a tie it wins. Either varies with Accept, so
     // a shared cache must not give one to a client that asked for the other.
     if accept::preferred(&head.headers, &["application/octet-stream", "text/html"]) != Some(1) {

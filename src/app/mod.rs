@@ -26,12 +26,12 @@ pub mod store;
 
 use crate::access::Access;
 use crate::app::store::fsroot;
-use crate::config::Config;
+use crate::config::{Config, StoreConfig};
 
 /// The application's state: the configuration, the access policy and its counters, and the
 /// served folder, held open.
 pub struct App {
-    pub config: Config,
+    pub config: StoreConfig,
     pub access: Access,
     /// `--directory`, opened; `None` without one.
     pub root: Option<fsroot::Root>,
@@ -51,7 +51,7 @@ impl App {
             None => None,
         };
         Ok(App {
-            config: config.clone(),
+            config: config.store(),
             access: Access::new(&config.access())?,
             root,
         })

@@ -14,13 +14,13 @@ use crate::app::page::escape;
 use crate::app::router::{route, Route};
 use crate::app::store::fsroot::{self, Resolved, Root};
 use crate::app::store::paths::parse_file_path;
-use crate::config::Config;
+use crate::config::StoreConfig;
 use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::{Body, Response};
 
 /// The answer to `e` for this request: the page for a browser, the error's own otherwise.
-pub fn answer(config: &Config, root: Option<&Root>, head: &Head, e: &Error) -> Response<'static> {
+pub fn answer(config: &StoreConfig, root: Option<&Root>, head: &Head, e: &Error) -> Response<'static> {
     let plain = e.response();
     let is_error = (400..600).contains(&plain.status.0);
     // The same rule as `/`: on a tie with "anything", the plain answer wins (curl's `*/*`).
@@ -85,7 +85,7 @@ fn sentence(text: &str) -> String {
 
 /// Where to go from here: the closest folder above the target that exists (for a target under
 /// `/files/`), else the folder page's root, else the start page.
-fn nearest_folder(config: &Config, root: Option<&Root>, target: &[u8]) -> (String, String) {
+fn nearest_folder(config: &StoreConfig, root: Option<&Root>, target: &[u8]) -> (String, String) {
     let home = ("/".to_string(), "Back to the start page".to_string());
     let Some(root) = root.filter(|_| config.listing) else {
         return home;

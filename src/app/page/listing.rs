@@ -22,7 +22,7 @@ use crate::app::page::assets;
 use crate::app::page::render;
 use crate::app::store::fsroot::{fs_error, is_inside, OpenDir, Root};
 use crate::app::store::paths::{is_upload_name, FilePath};
-use crate::config::Config;
+use crate::config::StoreConfig;
 use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::Response;
@@ -355,7 +355,7 @@ fn read_by_path(
 /// # Errors
 /// 403 or 500 when the folder cannot be read; 412 for a failed precondition.
 pub fn list(
-    config: &Config,
+    config: &StoreConfig,
     viewer: render::Viewer,
     head: &Head,
     path: &FilePath,
