@@ -220,8 +220,6 @@ pub fn dispatch<'h>(
     if matches!(head.method, Method::Other | Method::Connect) || head.method.is_webdav() {
         return Err(Error::MethodNotImplemented);
     }
-    let config = &app.config;
-    let root = app.root.as_ref();
     let route = route?;
     if route == Route::Server && head.method != Method::Options {
         return Err(Error::BadRequest("'*' is only a target for OPTIONS"));
@@ -229,52 +227,67 @@ pub fn dispatch<'h>(
     if matches!(route, Route::NotFound | Route::Favicon) {
         return Err(Error::NotFound);
     }
-    let writable = route.allow();
-    // Under --read-only every route takes only the reading methods, and says so in Allow; a
-    // write the route would otherwise take is refused with 403 and its reason (not 405: the
-    // method is right, the server's policy forbids it).
-    let allow = if config.read_only {
-        ALLOW_READ_ONLY
-    } else {
-        writable
-    };
+    let allow = check_method(&route, head.method, app.config.read_only)?;
     if head.method == Method::Options {
         return Ok(Reply::Answer(
             Response::new(Status::OK).header("Allow", allow),
         ));
     }
-    if !allow.split(", ").any(|m| m == head.method.as_str()) {
-        if writable.split(", ").any(|m| m == head.method.as_str()) {
-            return Err(Error::Forbidden("this server is read-only"));
-        }
-        return Err(Error::MethodNotAllowed(allow));
-    }
-    let answer = match (route, head.method) {
-        (Route::Root, _) => handlers::root(config, head),
-        (Route::Asset(name, query), _) => assets::serve(name, query, head)?,
-        (Route::Echo(text), _) => negotiated(handlers::echo(text)?, head)?,
-        (Route::UserAgent, _) => negotiated(handlers::user_agent(head), head)?,
-        (Route::Health, _) => handlers::health(false, head)?,
-        (Route::Login(query), _) => handlers::login(query, logged_in)?,
-        (Route::File(path), method) => {
-            return match method {
-                Method::Get | Method::Head => {
-                    file_handlers::get(config, root, viewer, head, path).map(with_store_headers)
-                }
-                Method::Post => return file_handlers::post(config, root, path, cx.body_len),
-                Method::Put => return file_handlers::put(config, root, head, path, cx.body_len),
-                Method::Delete => {
-                    file_handlers::delete(config, root, head, path).map(with_store_headers)
-                }
-                // Refused by the Allow check above.
-                _ => Err(Error::MethodNotAllowed(allow)),
-            }
-            .map(Reply::Answer);
-        }
-        // Every other pair was refused by the Allow check above.
-        _ => return Err(Error::MethodNotAllowed(allow)),
+    let answer = match route {
+        Route::Root => handlers::root(&app.config, head),
+        Route::Asset(name, query) => assets::serve(name, query, head)?,
+        Route::Echo(text) => negotiated(handlers::echo(text)?, head)?,
+        Route::UserAgent => negotiated(handlers::user_agent(head), head)?,
+        Route::Health => handlers::health(false, head)?,
+        Route::Login(query) => handlers::login(query, logged_in)?,
+        Route::File(path) => return files(app, viewer, cx, head, path, allow),
+        // Refused above.
+        Route::Server | Route::NotFound | Route::Favicon => return Err(Error::NotFound),
     };
     Ok(Reply::Answer(answer))
+}
+
+/// The methods the route takes here (for `Allow`), once the request's method is one of them.
+/// Under --read-only every route takes only the reading methods, and says so in Allow; a write
+/// the route would otherwise take is refused with 403 and its reason (not 405: the method is
+/// right, the server's policy forbids it).
+///
+/// # Errors
+/// 403 for a write under --read-only, 405 for a method the route does not take.
+fn check_method(route: &Route<'_>, method: Method, read_only: bool) -> Result<&'static str, Error> {
+    let writable = route.allow();
+    let allow = if read_only { ALLOW_READ_ONLY } else { writable };
+    let takes = |list: &str| list.split(", ").any(|m| m == method.as_str());
+    if takes(allow) {
+        Ok(allow)
+    } else if takes(writable) {
+        Err(Error::Forbidden("this server is read-only"))
+    } else {
+        Err(Error::MethodNotAllowed(allow))
+    }
+}
+
+/// `/files/{path}` by method.
+fn files<'h>(
+    app: &App,
+    viewer: Viewer,
+    cx: &Context,
+    head: &'h Head,
+    path: &'h [u8],
+    allow: &'static str,
+) -> Result<Reply<'h>, Error> {
+    let (config, root) = (&app.config, app.root.as_ref());
+    let answer = match head.method {
+        Method::Get | Method::Head => {
+            file_handlers::get(config, root, viewer, head, path).map(with_store_headers)
+        }
+        Method::Post => return file_handlers::post(config, root, path, cx.body_len),
+        Method::Put => return file_handlers::put(config, root, head, path, cx.body_len),
+        Method::Delete => file_handlers::delete(config, root, head, path).map(with_store_headers),
+        // Refused by the Allow check.
+        _ => Err(Error::MethodNotAllowed(allow)),
+    };
+    answer.map(Reply::Answer)
 }
 
 #[cfg(test)]

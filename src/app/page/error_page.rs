@@ -20,7 +20,12 @@ use crate::http::parse::Head;
 use crate::http::response::{Body, Response};
 
 /// The answer to `e` for this request: the page for a browser, the error's own otherwise.
-pub fn answer(config: &StoreConfig, root: Option<&Root>, head: &Head, e: &Error) -> Response<'static> {
+pub fn answer(
+    config: &StoreConfig,
+    root: Option<&Root>,
+    head: &Head,
+    e: &Error,
+) -> Response<'static> {
     let plain = e.response();
     let is_error = (400..600).contains(&plain.status.0);
     // The same rule as `/`: on a tie with "anything", the plain answer wins (curl's `*/*`).
