@@ -235,31 +235,37 @@ fn read_through_fd(
         total += 1;
         keep(&mut heap, key, cap);
     }
-    let mut entries = Vec::with_capacity(heap.len());
-    for key in heap.into_sorted_vec() {
-        let (is_dir, size, modified) = if key.is_link {
+    let entries = stat_kept(dir, heap.into_sorted_vec(), &mut total)?;
+    Ok(Listing { entries, total })
+}
+
+/// The entries kept for the listing, each stat'ed through the folder's descriptor (a link
+/// through what it points to). One gone since the folder was read, or swapped for something
+/// never listed, is left out (and no longer counted in `total`).
+fn stat_kept(dir: &OpenDir, kept: Vec<SortKey>, total: &mut usize) -> std::io::Result<Vec<Entry>> {
+    let mut c_name = Vec::new();
+    let mut entries = Vec::with_capacity(kept.len());
+    for key in kept {
+        let found = if key.is_link {
             match fs::metadata(dir.child(OsStr::from_bytes(&key.name))) {
                 Ok(m) if m.is_dir() || m.is_file() => {
-                    (m.is_dir(), m.len(), m.modified().unwrap_or(UNIX_EPOCH))
+                    Some((m.is_dir(), m.len(), m.modified().unwrap_or(UNIX_EPOCH)))
                 }
-                _ => {
-                    total -= 1;
-                    continue;
-                }
+                _ => None,
             }
         } else {
             match stat_name(dir, &key.name, &mut c_name)? {
-                Some(st) if matches!(st.kind, Kind::File | Kind::Dir) => (
+                Some(st) if matches!(st.kind, Kind::File | Kind::Dir) => Some((
                     st.kind == Kind::Dir,
                     st.size,
                     system_time(st.mtime_sec, st.mtime_nsec),
-                ),
-                // Gone since it was read, or swapped for something never listed: leave it out.
-                _ => {
-                    total -= 1;
-                    continue;
-                }
+                )),
+                _ => None,
             }
+        };
+        let Some((is_dir, size, modified)) = found else {
+            *total -= 1;
+            continue;
         };
         entries.push(Entry {
             is_dir,
@@ -268,7 +274,7 @@ fn read_through_fd(
             name: key.name,
         });
     }
-    Ok(Listing { entries, total })
+    Ok(entries)
 }
 
 /// The stat of `name` in `dir` (`scratch` holds the name with its NUL); `None` when it is gone.

@@ -299,13 +299,18 @@ fn row(out: &mut String, folder_url: &str, e: &Entry, scratch: &mut RowScratch) 
         out.push_str(part);
     }
     out.push_str("</time></td><td class=\"actions\">");
-    // The actions sit in a menu (`<details>`), which the script opens on wide screens, where
-    // they show in a row; on narrow ones they stay behind one button, so that a lone red
-    // Delete is never one tap from losing a file. Delete comes last, after Download or Open.
+    push_actions(out, url, name, e.is_dir);
+    out.push_str("</td></tr>");
+}
+
+/// A row's actions. They sit in a menu (`<details>`), which the script opens on wide screens,
+/// where they show in a row; on narrow ones they stay behind one button, so that a lone red
+/// Delete is never one tap from losing a file. Delete comes last, after Download or Open.
+fn push_actions(out: &mut String, url: &str, name: &str, is_dir: bool) {
     out.push_str("<details class=\"more\"><summary aria-label=\"Actions for ");
     out.push_str(name);
     out.push_str("\">&hellip;</summary><span class=\"items\">");
-    if e.is_dir {
+    if is_dir {
         out.push_str("<a class=\"open\" href=\"");
         out.push_str(url);
         out.push_str("\" aria-label=\"Open ");
@@ -326,7 +331,7 @@ fn row(out: &mut String, folder_url: &str, e: &Entry, scratch: &mut RowScratch) 
     out.push_str(name);
     out.push_str("\" aria-label=\"Delete ");
     out.push_str(name);
-    out.push_str("\">Delete</button></span></details></td></tr>");
+    out.push_str("\">Delete</button></span></details>");
 }
 
 fn html(path: &FilePath, listing: &Listing, viewer: Viewer) -> String {

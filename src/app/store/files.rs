@@ -142,6 +142,20 @@ pub fn serve(
     } else {
         RangeRequest::Whole
     };
+    with_body(resp, file, len, range, gzipped)
+}
+
+/// The answer's body: a range of the file, the gzip stream, or the whole file.
+///
+/// # Errors
+/// 416 for a range outside the file.
+fn with_body(
+    mut resp: Response<'static>,
+    file: File,
+    len: u64,
+    range: RangeRequest,
+    gzipped: Option<Body<'static>>,
+) -> Result<Response<'static>, Error> {
     match (range, gzipped) {
         (RangeRequest::Unsatisfiable, _) => Err(Error::RangeNotSatisfiable { len }),
         (RangeRequest::Part { start, end }, _) => {
