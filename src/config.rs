@@ -138,6 +138,8 @@ pub struct Config {
     pub listing: bool,
     /// List dot files too (`--show-hidden`). They are served by name either way.
     pub show_hidden: bool,
+    /// Offer every folder as one zip, tar or tar.gz download (`--no-archive` turns it off).
+    pub archives: bool,
     /// Refuse every write (PUT, POST, DELETE) with 403, and say so in listings so that the page
     /// hides its write controls (`--read-only`).
     pub read_only: bool,
@@ -281,6 +283,7 @@ impl Default for Config {
             quiet: false,
             listing: true,
             show_hidden: false,
+            archives: true,
             read_only: false,
             users: Vec::new(),
             anonymous: None,
@@ -347,6 +350,8 @@ pub struct AccessConfig {
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     pub directory: Option<PathBuf>,
+    /// Folders may be downloaded as one archive (`--no-archive` turns it off).
+    pub archives: bool,
     pub max_upload_bytes: u64,
     pub listing: bool,
     pub show_hidden: bool,
@@ -359,6 +364,7 @@ impl Config {
     pub fn store(&self) -> StoreConfig {
         StoreConfig {
             directory: self.directory.clone(),
+            archives: self.archives,
             max_upload_bytes: self.max_upload_bytes,
             listing: self.listing,
             show_hidden: self.show_hidden,

@@ -57,6 +57,7 @@ Options:
   --rounds N                 PBKDF2 rounds for --hash-password (default 600000; each login
                              check costs them once, about 0.3 s of CPU at the default)
   --show-hidden              list dot files too (they are served by name either way)
+  --no-archive               do not offer folders as one zip, tar or tar.gz download
   --date                     send a Date header (off by default)
   --quiet                    no per-connection or per-request log lines
   -h, --help                 print this help
@@ -203,6 +204,7 @@ fn parse_args(args: impl Iterator<Item = String>, open_files: u64) -> Result<Opt
             "--no-listing" if inline.is_none() => c.listing = false,
             "--read-only" if inline.is_none() => c.read_only = true,
             "--show-hidden" if inline.is_none() => c.show_hidden = true,
+            "--no-archive" if inline.is_none() => c.archives = false,
             "--auth" => c.users.push(user(&flag, &value(&flag)?, Rights::Write)?),
             "--auth-read" => c.users.push(user(&flag, &value(&flag)?, Rights::Read)?),
             "--auth-file" => auth_files.push(PathBuf::from(value(&flag)?)),

@@ -134,6 +134,7 @@ impl Handler for Panicking {
         let viewer = Viewer {
             can_write: true,
             offer_login: false,
+            archives: true,
         };
         router::dispatch(
             &self.0,

@@ -337,3 +337,45 @@ fn assets_are_cached_by_version_and_revalidated_otherwise() {
     assert_eq!(get(&srv, "/_assets/nope.js", "").status, 404);
     assert_eq!(get(&srv, "/_assets/", "").status, 404);
 }
+
+#[test]
+fn the_format_can_be_asked_for_in_the_query() {
+    let srv = server();
+    plant(&srv, "a.txt", b"x");
+    let r = get(&srv, "/files/?format=json", "");
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert!(r.text().starts_with("[{\"name\":\"a.txt\""), "{}", r.text());
+    let r = accept(&srv, "/files/?format=text", BROWSER);
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(r.text(), "a.txt\n");
+    assert_eq!(r.header("vary"), Some("Accept, Accept-Encoding"));
+    let r = get(&srv, "/files/?format=xml", "");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.text(), "bad request: format must be html, json or text\n");
+}
+
+#[test]
+fn a_search_finds_names_below_in_every_format() {
+    let srv = server();
+    std::fs::create_dir_all(srv.file("docs/old")).unwrap();
+    plant(&srv, "docs/Report 2026.txt", b"x");
+    plant(&srv, "docs/old/report.pdf", b"x");
+    plant(&srv, "docs/notes.txt", b"x");
+    plant(&srv, ".http-server-upload-otherhost.1-2-3.part", b"x");
+    let r = get(&srv, "/files/?q=REPORT", "");
+    assert_eq!(r.text(), "docs/Report 2026.txt\ndocs/old/report.pdf\n");
+    assert!(!r.has_header("x-search-truncated"));
+    let json = get(&srv, "/files/docs/?q=report&format=json", "").text();
+    assert!(json.contains("\"name\":\"old/report.pdf\""), "{json}");
+    // The page links each match by its path, and keeps the text in the box.
+    let page = accept(&srv, "/files/?q=report+2026", BROWSER).text();
+    assert_eq!(entry_links(&page), ["/files/docs/Report%202026.txt"]);
+    assert!(page.contains("value=\"report 2026\""), "{page}");
+    assert!(page.contains("<title>Search for \u{201c}report 2026\u{201d} in /files/</title>"));
+    assert!(page.contains("1 match"));
+    // No match, and an empty search is the listing.
+    assert_eq!(get(&srv, "/files/?q=zzz", "").text(), "");
+    assert_eq!(get(&srv, "/files/?q=", "").text(), "docs/\n");
+    let long = "x".repeat(300);
+    assert_eq!(get(&srv, &format!("/files/?q={long}"), "").status, 400);
+}

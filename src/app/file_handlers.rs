@@ -8,6 +8,7 @@
 //!
 //! Out of scope: routing (`router.rs`), the file system (`fsroot.rs`, `store.rs`).
 
+use crate::app::archive::{folder, Format};
 use crate::app::negotiate::conditional::{self, Precondition, Validators};
 use crate::app::page::render::Viewer;
 use crate::app::store::fsroot::{self, Resolved, Root};
@@ -19,6 +20,7 @@ use crate::http::error::Error;
 use crate::http::handler::{BodySink, Reply};
 use crate::http::parse::Head;
 use crate::http::response::{Body, Response};
+use crate::http::uri::query_value;
 use crate::http::Status;
 use std::path::Path;
 
@@ -69,9 +71,17 @@ pub fn get(
         Resolved::Dir(_) if !path.is_dir => Ok(Response::new(Status::MOVED_PERMANENTLY)
             .header("Location", path.url(true))
             .body(Body::Empty)),
-        Resolved::Dir(dir) => {
-            crate::app::page::listing::list(config, viewer, head, &path, &dir, root)
-        }
+        Resolved::Dir(dir) => match query_value(head.target(), "download").transpose()? {
+            None => crate::app::page::listing::list(config, viewer, head, &path, &dir, root),
+            Some(_) if !config.archives => Err(Error::Forbidden(
+                "folder downloads are turned off on this server (--no-archive)",
+            )),
+            Some(format) => {
+                let format = Format::from_query(&format)
+                    .ok_or(Error::BadRequest("download must be zip, tar or tar.gz"))?;
+                folder::download(root, &path, config.show_hidden, format)
+            }
+        },
     }
 }
 
@@ -154,9 +164,15 @@ fn created_or_replaced(replaced: bool) -> Status {
 /// mutable, so a cache must revalidate, which the validators make cheap; RFC 9111 §5.2.2.4)
 /// and `X-Content-Type-Options: nosniff` (the type we send is the type: a browser must not
 /// guess HTML or script from the bytes).
-pub fn with_store_headers(resp: Response<'static>) -> Response<'static> {
-    resp.header("Cache-Control", "no-cache")
-        .header("X-Content-Type-Options", "nosniff")
+pub fn with_store_headers(mut resp: Response<'static>) -> Response<'static> {
+    // An answer that set its own (an archive: `no-store`) keeps it.
+    if resp.get_header("cache-control").is_none() {
+        resp = resp.header("Cache-Control", "no-cache");
+    }
+    if resp.get_header("x-content-type-options").is_none() {
+        resp = resp.header("X-Content-Type-Options", "nosniff");
+    }
+    resp
 }
 
 /// An upload's body goes into the store as it arrives; its answer's status says whether a file

@@ -193,6 +193,7 @@ pub fn respond<'h>(
     let viewer = Viewer {
         can_write: grant.rights == Rights::Write && !config.read_only,
         offer_login: who.user.is_none() && app.access.login_would_help(),
+        archives: config.archives,
     };
     dispatch(app, viewer, who.user.is_some(), cx, head, route)
 }

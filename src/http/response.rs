@@ -46,6 +46,12 @@ pub trait BlockStream: Send {
 
     /// The current block went out whole: the next call to `block` makes the next one.
     fn advance(&mut self);
+
+    /// The body's length, where it is known before the first block (then it is sent with
+    /// `Content-Length` instead of chunked coding); the blocks must add up to it exactly.
+    fn known_len(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl Sink for Vec<u8> {}
@@ -65,8 +71,8 @@ pub enum Body<'a> {
         offset: u64,
         len: u64,
     },
-    /// A body of unknown length made as it is sent, in chunked coding (to an HTTP/1.0 client:
-    /// delimited by closing the connection).
+    /// A body made as it is sent: of the length it says, or else in chunked coding (to an
+    /// HTTP/1.0 client: delimited by closing the connection).
     Stream(Box<dyn BlockStream>),
 }
 
@@ -236,7 +242,7 @@ impl<'a> Response<'a> {
             Body::Bytes(b) => Some(b.len() as u64),
             Body::Borrowed(b) => Some(b.len() as u64),
             Body::File { len, .. } => Some(*len),
-            Body::Stream(_) => None,
+            Body::Stream(stream) => stream.known_len(),
         }
     }
 }

@@ -42,8 +42,48 @@ pub fn percent_decode(s: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
+/// The value of `key` in a request target's query, decoded as an HTML form sends it (`+` is a
+/// space, then percent-decoding); `None` when the query has no such key. The first of several
+/// wins.
+///
+/// # Errors
+/// 400 for invalid percent-encoding in the value.
+pub fn query_value(target: &[u8], key: &str) -> Option<Result<Vec<u8>, Error>> {
+    let start = target.iter().position(|&b| b == b'?')? + 1;
+    let query = target.get(start..)?;
+    let query = query.split(|&b| b == b'#').next().unwrap_or_default();
+    query.split(|&b| b == b'&').find_map(|pair| {
+        let (k, v) = match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => (pair.get(..eq)?, pair.get(eq + 1..)?),
+            None => (pair, &b""[..]),
+        };
+        (k == key.as_bytes()).then(|| {
+            let spaced: Vec<u8> = v
+                .iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect();
+            percent_decode(&spaced)
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_form_values_from_the_query() {
+        let t = b"/files/?q=caf%C3%A9+au+lait&format=json&empty&q=second";
+        assert_eq!(
+            query_value(t, "q").unwrap().unwrap(),
+            "café au lait".as_bytes()
+        );
+        assert_eq!(query_value(t, "format").unwrap().unwrap(), b"json");
+        assert_eq!(query_value(t, "empty").unwrap().unwrap(), b"");
+        assert!(query_value(t, "none").is_none());
+        assert!(query_value(b"/files/", "q").is_none());
+        assert!(query_value(b"/files/?q=%zz", "q").unwrap().is_err());
+        assert!(query_value(b"/f?a=1#q=2", "q").is_none());
+    }
+
     use super::*;
 
     #[test]

@@ -404,6 +404,37 @@ def test_an_upload_can_be_cancelled_and_leaves_nothing(ctx, srv):
     watch.check()
 
 
+def test_searches_without_reloading_and_downloads_the_folder(ctx, srv):
+    (srv.dir / "docs" / "old").mkdir(parents=True)
+    (srv.dir / "docs" / "Report.txt").write_text("r")
+    (srv.dir / "docs" / "old" / "report-2020.txt").write_text("old")
+    (srv.dir / "notes.txt").write_text("n")
+    page = ctx.new_page()
+    watch = Watch(page)
+    page.goto(srv.base + "/files/")
+    page.evaluate("window.notReloaded = true")
+    page.fill("#q", "REPORT")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#count")).to_have_text("2 matches")
+    assert sorted(names_in_table(page)) == ["docs/Report.txt", "docs/old/report-2020.txt"]
+    assert page.evaluate("window.notReloaded === true"), "the page was reloaded"
+    expect(page).to_have_url(srv.base + "/files/?q=REPORT")
+    page.get_by_role("link", name="docs/old/report-2020.txt", exact=True).click()
+    expect(page).to_have_url(srv.base + "/files/docs/old/report-2020.txt")
+    page.goto(srv.base + "/files/docs/")
+    with page.expect_download() as info:
+        page.locator(".archive").get_by_role("link", name="zip").click()
+    download = info.value
+    assert download.suggested_filename == "docs.zip", download.suggested_filename
+    import zipfile
+    with zipfile.ZipFile(download.path()) as z:
+        assert z.testzip() is None
+        assert sorted(z.namelist()) == ["docs/", "docs/Report.txt", "docs/old/",
+                                        "docs/old/report-2020.txt"], z.namelist()
+        assert z.read("docs/old/report-2020.txt") == b"old"
+    watch.check()
+
+
 def test_start_page_links_the_files(ctx, srv):
     page = ctx.new_page()
     watch = Watch(page)
@@ -592,6 +623,7 @@ TESTS = [
     test_start_page_links_the_files,
     test_a_missing_file_shows_a_page_with_a_way_back,
     test_an_upload_can_be_cancelled_and_leaves_nothing,
+    test_searches_without_reloading_and_downloads_the_folder,
 ]
 
 

@@ -17,6 +17,7 @@
 //! Out of scope: choosing what goes in (the caller's plan) and opening files safely (the
 //! caller's `Opener`).
 
+pub mod folder;
 pub mod tar;
 pub mod zip;
 
@@ -156,6 +157,8 @@ pub struct ArchiveStream {
     gz_started: bool,
     /// tar.gz: the trailer has been made (what follows is the end).
     gz_finished: bool,
+    /// The archive's length, where known before the first byte.
+    len: Option<u64>,
     /// Held while the archive is being made (a bound on how many are made at once).
     _permit: Option<Box<dyn Send>>,
 }
@@ -170,6 +173,7 @@ impl ArchiveStream {
         permit: Option<Box<dyn Send>>,
     ) -> ArchiveStream {
         ArchiveStream {
+            len: length(format, &entries),
             format,
             entries,
             open,
@@ -431,6 +435,10 @@ impl BlockStream for ArchiveStream {
 
     fn advance(&mut self) {
         self.made = false;
+    }
+
+    fn known_len(&self) -> Option<u64> {
+        self.len
     }
 }
 

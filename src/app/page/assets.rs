@@ -159,8 +159,13 @@ mod tests {
             "notice",
             "rows",
             "count",
+            "query",
+            "archive",
+            "message",
+            "back",
+            "back_text",
         ];
-        for page in [LISTING_PAGE, ROOT_PAGE] {
+        for page in [LISTING_PAGE, ROOT_PAGE, ERROR_PAGE] {
             let mut rest = page;
             while let Some(start) = rest.find("{{") {
                 let after = &rest[start + 2..];
@@ -174,7 +179,7 @@ mod tests {
 
     #[test]
     fn the_pages_load_nothing_from_elsewhere() {
-        for page in [LISTING_PAGE, ROOT_PAGE, STYLE, SCRIPT] {
+        for page in [LISTING_PAGE, ROOT_PAGE, ERROR_PAGE, STYLE, SCRIPT] {
             assert!(!page.contains("http://") && !page.contains("https://"));
             assert!(!page.contains("innerHTML"), "no HTML built from strings");
         }

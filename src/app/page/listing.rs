@@ -20,23 +20,30 @@ use crate::app::negotiate::conditional::{self, Precondition, Validators};
 use crate::app::negotiate::encoding;
 use crate::app::page::assets;
 use crate::app::page::render;
-use crate::app::store::fsroot::{fs_error, is_inside, OpenDir, Root};
-use crate::app::store::paths::{is_upload_name, FilePath};
+use crate::app::store::fsroot::{self, fs_error, is_inside, OpenDir, Root};
+use crate::app::store::paths::{self, is_upload_name, FilePath};
 use crate::config::StoreConfig;
 use crate::http::error::Error;
 use crate::http::parse::Head;
 use crate::http::response::Response;
+use crate::http::uri::query_value;
 use crate::http::Status;
 use crate::sys::dirfd::{self, Kind};
 use std::collections::BinaryHeap;
 use std::ffi::{CStr, OsStr};
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Most entries in one listing; past it the listing is cut (and says so).
 pub const MAX_LISTING_ENTRIES: usize = 10_000;
+/// Most entries a search (`?q=`) looks at, in the folder and below, before it stops.
+pub const MAX_SEARCH_VISITED: usize = 50_000;
+/// Longest a search runs before it stops (and says so).
+pub const MAX_SEARCH_TIME: Duration = Duration::from_secs(2);
+/// Longest search text.
+pub const MAX_SEARCH_BYTES: usize = 256;
 
 /// The formats a listing comes in, in the server's order of preference on a tie (so that
 /// curl's `*/*` gets text).
@@ -354,6 +361,124 @@ fn read_by_path(
     Ok(Listing { entries, total })
 }
 
+/// Entries under the folder `base` whose name holds `text` (case-insensitive, by Unicode's
+/// lower case), nearest first, named by their path from `base`; the same hiding rules as a
+/// listing. Bounded: at most [`MAX_SEARCH_VISITED`] entries looked at, [`MAX_SEARCH_TIME`],
+/// [`MAX_LISTING_ENTRIES`] found; the second value says why it stopped early, if it did.
+///
+/// # Errors
+/// The store's errors for `base` (a folder below that cannot be read is passed over).
+pub fn find(
+    root: &Root,
+    base: &FilePath,
+    text: &str,
+    show_hidden: bool,
+) -> Result<(Listing, Option<&'static str>), Error> {
+    let bounds = Bounds {
+        visits: MAX_SEARCH_VISITED,
+        matches: MAX_LISTING_ENTRIES,
+        deadline: std::time::Instant::now() + MAX_SEARCH_TIME,
+    };
+    find_within(root, base, text, show_hidden, &bounds)
+}
+
+/// How far a search may go.
+struct Bounds {
+    visits: usize,
+    matches: usize,
+    deadline: std::time::Instant,
+}
+
+fn find_within(
+    root: &Root,
+    base: &FilePath,
+    text: &str,
+    show_hidden: bool,
+    bounds: &Bounds,
+) -> Result<(Listing, Option<&'static str>), Error> {
+    let needle = text.to_lowercase();
+    let mut found = Vec::new();
+    let mut visited = 0;
+    let mut queue = std::collections::VecDeque::from([(base.parts.clone(), Vec::new())]);
+    let mut cut = None;
+    'walk: while let Some((parts, prefix)) = queue.pop_front() {
+        let folder = FilePath {
+            parts: parts.clone(),
+            is_dir: true,
+        };
+        let dir = match fsroot::resolve(root, &folder) {
+            Ok(fsroot::Resolved::Dir(dir)) => dir,
+            // The folder asked for must be there; one below that went meanwhile is skipped.
+            Err(e) if parts.len() == base.parts.len() => return Err(e),
+            _ => continue,
+        };
+        let Ok(listing) = read(&dir, root, show_hidden, MAX_LISTING_ENTRIES) else {
+            continue;
+        };
+        for e in listing.entries {
+            visited += 1;
+            if visited > bounds.visits {
+                cut = Some("too many entries looked at");
+                break 'walk;
+            }
+            let mut name: Vec<u8> = prefix.clone();
+            name.extend_from_slice(&e.name);
+            if String::from_utf8_lossy(&e.name)
+                .to_lowercase()
+                .contains(&needle)
+            {
+                if found.len() >= bounds.matches {
+                    cut = Some("too many matches");
+                    break 'walk;
+                }
+                found.push(Entry {
+                    name: name.clone(),
+                    ..e.clone()
+                });
+            }
+            if e.is_dir && parts.len() + 1 < paths::MAX_PATH_COMPONENTS {
+                let mut deeper = parts.clone();
+                deeper.push(std::ffi::OsString::from_vec(e.name));
+                name.push(b'/');
+                queue.push_back((deeper, name));
+            }
+        }
+        if std::time::Instant::now() >= bounds.deadline {
+            cut = Some("it took too long");
+            break;
+        }
+    }
+    let total = found.len();
+    Ok((
+        Listing {
+            entries: found,
+            total,
+        },
+        cut,
+    ))
+}
+
+/// The listing's format: `?format=html|json|text` (so that a browser can open the JSON), else
+/// by `Accept`.
+///
+/// # Errors
+/// 400 for another `format`.
+fn format_of(head: &Head) -> Result<render::Format, Error> {
+    match query_value(head.target(), "format").transpose()?.as_deref() {
+        Some(b"html") => return Ok(render::Format::Html),
+        Some(b"json") => return Ok(render::Format::Json),
+        Some(b"text") => return Ok(render::Format::Text),
+        Some(_) => return Err(Error::BadRequest("format must be html, json or text")),
+        None => {}
+    }
+    Ok(match accept::preferred(&head.headers, OFFERS) {
+        Some(1) => render::Format::Html,
+        Some(2) => render::Format::Json,
+        // Anything else, including a client that accepts none of them, gets text.
+        _ => render::Format::Text,
+    })
+}
+
 /// Answers `GET|HEAD /files/{dir}/`: the listing as text, HTML or JSON by `Accept`, with a weak
 /// ETag (304 on a match), `Vary: Accept`, and `Allow` saying which methods the folder takes
 /// (the page hides what the user may not do).
@@ -368,12 +493,24 @@ pub fn list(
     dir: &OpenDir,
     root: &Root,
 ) -> Result<Response<'static>, Error> {
-    let listing = read(dir, root, config.show_hidden, MAX_LISTING_ENTRIES)?;
-    let format = match accept::preferred(&head.headers, OFFERS) {
-        Some(1) => render::Format::Html,
-        Some(2) => render::Format::Json,
-        // Anything else, including a client that accepts none of them, gets text.
-        _ => render::Format::Text,
+    let format = format_of(head)?;
+    let search = match query_value(head.target(), "q").transpose()? {
+        Some(q) if q.len() > MAX_SEARCH_BYTES => {
+            return Err(Error::BadRequest("the search text is too long"))
+        }
+        Some(q) => Some(String::from_utf8_lossy(&q).trim().to_string()),
+        None => None,
+    }
+    .filter(|q| !q.is_empty());
+    let (listing, search) = match search {
+        Some(text) => {
+            let (listing, cut) = find(root, path, &text, config.show_hidden)?;
+            (listing, Some(render::Search { text, cut }))
+        }
+        None => (
+            read(dir, root, config.show_hidden, MAX_LISTING_ENTRIES)?,
+            None,
+        ),
     };
     let can_write = viewer.can_write;
     let mut fingerprint = Fnv(listing.fingerprint());
@@ -408,6 +545,9 @@ pub fn list(
             format!("{} of {}", listing.entries.len(), listing.total),
         );
     }
+    if let Some(render::Search { cut: Some(why), .. }) = &search {
+        resp = resp.header("X-Search-Truncated", *why);
+    }
     match conditional::evaluate(&head.headers, Some(&v), true) {
         Precondition::Proceed => {}
         Precondition::NotModified => {
@@ -416,7 +556,7 @@ pub fn list(
         }
         Precondition::Failed => return Err(Error::PreconditionFailed),
     }
-    let body = render::render(format, path, &listing, viewer);
+    let body = render::render(format, path, &listing, viewer, search.as_ref());
     let mut resp = resp.body(body.into());
     encoding::negotiate(&mut resp, &head.headers).map_err(Error::Io)?;
     Ok(resp)
@@ -424,6 +564,89 @@ pub fn list(
 
 #[cfg(test)]
 mod tests {
+
+    /// A tree for searches: `a/Report.TXT`, `a/b/report-2.pdf`, `c/other.txt`, `ÉTÉ.txt`,
+    /// `.hidden/report.txt` (in a temporary folder, removed by the guard).
+    fn search_tree(tag: &str) -> (std::path::PathBuf, Root) {
+        let dir = std::env::temp_dir().join(format!("search-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("a/b")).unwrap();
+        fs::create_dir_all(dir.join("c")).unwrap();
+        fs::create_dir_all(dir.join(".hidden")).unwrap();
+        for f in [
+            "a/Report.TXT",
+            "a/b/report-2.pdf",
+            "c/other.txt",
+            "ÉTÉ.txt",
+            ".hidden/report.txt",
+        ] {
+            fs::write(dir.join(f), b"x").unwrap();
+        }
+        let dir = dir.canonicalize().unwrap();
+        let root = Root::open(&dir, false).unwrap();
+        (dir, root)
+    }
+
+    fn names(listing: &Listing) -> Vec<String> {
+        listing
+            .entries
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn searches_names_below_case_insensitively_nearest_first() {
+        let (dir, root) = search_tree("find");
+        let top = FilePath {
+            parts: Vec::new(),
+            is_dir: true,
+        };
+        let (found, cut) = find(&root, &top, "REPORT", false).unwrap();
+        assert_eq!(names(&found), ["a/Report.TXT", "a/b/report-2.pdf"]);
+        assert_eq!(cut, None);
+        let (found, _) = find(&root, &top, "été", false).unwrap();
+        assert_eq!(names(&found), ["ÉTÉ.txt"], "Unicode lower case");
+        let (found, _) = find(&root, &top, "report", true).unwrap();
+        assert_eq!(names(&found).len(), 3, "dot folders with --show-hidden");
+        let (found, _) = find(&root, &top, "zzz", false).unwrap();
+        assert!(found.entries.is_empty());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_search_stops_at_its_bounds_and_says_why() {
+        let (dir, root) = search_tree("bounds");
+        let top = FilePath {
+            parts: Vec::new(),
+            is_dir: true,
+        };
+        let far = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let bounds = Bounds {
+            visits: 3,
+            matches: 100,
+            deadline: far,
+        };
+        let (_, cut) = find_within(&root, &top, "x", false, &bounds).unwrap();
+        assert_eq!(cut, Some("too many entries looked at"));
+        let bounds = Bounds {
+            visits: 100,
+            matches: 1,
+            deadline: far,
+        };
+        let (found, cut) = find_within(&root, &top, "t", false, &bounds).unwrap();
+        assert_eq!((found.entries.len(), cut), (1, Some("too many matches")));
+        let past = std::time::Instant::now();
+        let bounds = Bounds {
+            visits: 100,
+            matches: 100,
+            deadline: past,
+        };
+        let (_, cut) = find_within(&root, &top, "t", false, &bounds).unwrap();
+        assert_eq!(cut, Some("it took too long"));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
     use super::*;
 
     #[test]

@@ -21,6 +21,8 @@ pub struct Viewer {
     pub can_write: bool,
     /// Anonymous, where logging in would allow more (the page links to `/_login`).
     pub offer_login: bool,
+    /// Folders may be downloaded as one archive (the page offers it).
+    pub archives: bool,
 }
 
 /// A listing's format, chosen by `Accept`.
@@ -51,11 +53,25 @@ impl Format {
 }
 
 /// Renders `listing` of the folder `path` in `format`.
-pub fn render(format: Format, path: &FilePath, listing: &Listing, viewer: Viewer) -> String {
+/// A search's text, and why it stopped early, if it did (the listing then holds its matches,
+/// named by their path from the folder).
+#[derive(Debug, Clone)]
+pub struct Search {
+    pub text: String,
+    pub cut: Option<&'static str>,
+}
+
+pub fn render(
+    format: Format,
+    path: &FilePath,
+    listing: &Listing,
+    viewer: Viewer,
+    search: Option<&Search>,
+) -> String {
     match format {
         Format::Text => text(listing),
         Format::Json => json(listing),
-        Format::Html => html(path, listing, viewer),
+        Format::Html => html(path, listing, viewer, search),
     }
 }
 
@@ -251,7 +267,13 @@ fn row(out: &mut String, folder_url: &str, e: &Entry, scratch: &mut RowScratch) 
     } = scratch;
     url.clear();
     url.push_str(folder_url);
-    push_url_component(url, &e.name);
+    // A search's matches are named by their path from the folder: each part is encoded.
+    for (i, part) in e.name.split(|&b| b == b'/').enumerate() {
+        if i > 0 {
+            url.push('/');
+        }
+        push_url_component(url, part);
+    }
     if e.is_dir {
         url.push('/');
     }
@@ -334,7 +356,12 @@ fn push_actions(out: &mut String, url: &str, name: &str, is_dir: bool) {
     out.push_str("\">Delete</button></span></details>");
 }
 
-fn html(path: &FilePath, listing: &Listing, viewer: Viewer) -> String {
+/// The page's offer of the whole folder as one download (relative links: this folder).
+const ARCHIVE_LINKS: &str = "<span class=\"archive\">Download this folder: \
+     <a class=\"button\" href=\"?download=zip\" download>zip</a> \
+     <a class=\"button\" href=\"?download=tar.gz\" download>tar.gz</a></span>";
+
+fn html(path: &FilePath, listing: &Listing, viewer: Viewer, search: Option<&Search>) -> String {
     let folder_url = path.url(true);
     let can_write = viewer.can_write;
     // The title shows the decoded path, as people read it.
@@ -343,7 +370,14 @@ fn html(path: &FilePath, listing: &Listing, viewer: Viewer) -> String {
         shown.push_str(&String::from_utf8_lossy(part.as_bytes()));
         shown.push('/');
     }
-    let mut title = String::from("Index of ");
+    let mut title = String::new();
+    if let Some(search) = search {
+        title.push_str("Search for \u{201c}");
+        push_html(&mut title, &search.text);
+        title.push_str("\u{201d} in ");
+    } else {
+        title.push_str("Index of ");
+    }
     push_html(&mut title, &shown);
     // About 600 bytes a row: grown once, not row by row.
     let mut rows = String::with_capacity(listing.entries.len().saturating_mul(640));
@@ -352,9 +386,28 @@ fn html(path: &FilePath, listing: &Listing, viewer: Viewer) -> String {
         row(&mut rows, &folder_url, e, &mut scratch);
     }
     if listing.entries.is_empty() {
-        rows.push_str("<tr class=\"empty\"><td colspan=\"4\">This folder is empty.</td></tr>");
+        rows.push_str(if search.is_some() {
+            "<tr class=\"empty\"><td colspan=\"4\">Nothing here or below has that in its name.</td></tr>"
+        } else {
+            "<tr class=\"empty\"><td colspan=\"4\">This folder is empty.</td></tr>"
+        });
     }
-    let notice = if listing.is_truncated() {
+    let mut query = String::new();
+    let notice = if let Some(search) = search {
+        push_html(&mut query, &search.text);
+        let mut notice = format!(
+            "<p class=\"notice\" id=\"search-notice\">Names holding \u{201c}{query}\u{201d} in this folder and below. \
+             <a href=\"{}\">Back to the folder</a></p>",
+            folder_url
+        );
+        if let Some(why) = search.cut {
+            notice.push_str(&format!(
+                "<p class=\"notice\" id=\"truncated\">The search stopped early ({why}): \
+                 these are the matches it found; try more of the name.</p>"
+            ));
+        }
+        notice
+    } else if listing.is_truncated() {
         format!(
             "<p class=\"notice\" id=\"truncated\">This folder has {} entries; only the first {} are shown.</p>",
             listing.total,
@@ -372,9 +425,11 @@ fn html(path: &FilePath, listing: &Listing, viewer: Viewer) -> String {
         push_html(&mut login, &folder_url);
         login.push_str("\">Log in to change files</a>");
     }
-    let count = match listing.total {
-        1 => "1 entry".to_string(),
-        n => format!("{n} entries"),
+    let count = match (listing.total, search.is_some()) {
+        (1, false) => "1 entry".to_string(),
+        (n, false) => format!("{n} entries"),
+        (1, true) => "1 match".to_string(),
+        (n, true) => format!("{n} matches"),
     };
     assets::fill(
         assets::LISTING_PAGE,
@@ -385,6 +440,8 @@ fn html(path: &FilePath, listing: &Listing, viewer: Viewer) -> String {
             ("crumbs", &breadcrumbs(path)),
             ("login", &login),
             ("notice", &notice),
+            ("query", &query),
+            ("archive", if viewer.archives { ARCHIVE_LINKS } else { "" }),
             ("rows", &rows),
             ("count", &count),
         ],
@@ -398,10 +455,12 @@ mod tests {
     const WRITER: Viewer = Viewer {
         can_write: true,
         offer_login: false,
+        archives: true,
     };
     const READER: Viewer = Viewer {
         can_write: false,
         offer_login: true,
+        archives: true,
     };
     use crate::app::store::paths::parse_file_path;
 
@@ -562,7 +621,7 @@ mod tests {
             total: 2,
         };
         let path = parse_file_path(b"a%20b/").unwrap();
-        let page = html(&path, &listing, WRITER);
+        let page = html(&path, &listing, WRITER, None);
         assert!(!page.contains("<img"), "{page}");
         assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;.txt"));
         assert!(
@@ -572,7 +631,7 @@ mod tests {
         assert!(page.contains("<a href=\"/files/\">files</a>"));
         assert!(page.contains("data-can-write=\"true\""));
         assert!(!page.contains("{{"), "every placeholder filled");
-        assert!(html(&path, &listing, READER).contains("data-can-write=\"false\""));
+        assert!(html(&path, &listing, READER, None).contains("data-can-write=\"false\""));
     }
 
     #[test]
@@ -581,7 +640,7 @@ mod tests {
             entries: vec![entry(b"a", false, 1)],
             total: 5,
         };
-        let page = html(&parse_file_path(b"").unwrap(), &listing, WRITER);
+        let page = html(&parse_file_path(b"").unwrap(), &listing, WRITER, None);
         assert!(page.contains("only the first 1 are shown"), "{page}");
     }
 }

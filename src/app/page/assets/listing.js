@@ -149,9 +149,14 @@
     });
   }
 
-  // Fetches this folder's page again and takes its rows: one renderer, the server's.
-  async function refresh() {
-    const res = await fetch(folder, { headers: { Accept: "text/html" }, cache: "no-cache" });
+  // Fetches this folder's page again (as shown now: the folder, or a search in it) and takes
+  // its rows: one renderer, the server's.
+  function refresh() {
+    return show(folder + location.search);
+  }
+
+  async function show(url) {
+    const res = await fetch(url, { headers: { Accept: "text/html" }, cache: "no-cache" });
     if (!res.ok) {
       showError("Could not reload the folder: " + reason(res.status, await res.text()));
       return;
@@ -165,8 +170,24 @@
     if (count) {
       document.getElementById("count").textContent = count.textContent;
     }
+    const notices = doc.getElementById("notices");
+    if (notices) {
+      document.getElementById("notices").replaceChildren(
+        ...Array.from(notices.childNodes, (n) => document.importNode(n, true)));
+    }
+    document.title = doc.title;
     sortRows();
   }
+
+  // Search without reloading the page (the form works without script too: a plain GET).
+  document.getElementById("search").addEventListener("submit", function (e) {
+    e.preventDefault();
+    clearError();
+    const q = document.getElementById("q").value.trim();
+    const url = folder + (q === "" ? "" : "?q=" + encodeURIComponent(q));
+    history.replaceState(null, "", url);
+    show(url);
+  });
 
   // One upload: PUT with a progress bar. If-None-Match: * never overwrites a file silently:
   // when the name is taken, the row offers "Replace", which sends the file again with If-Match
