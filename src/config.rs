@@ -56,10 +56,15 @@ pub const DEFAULT_STALE_UPLOAD_AGE: Duration = Duration::from_secs(24 * 60 * 60)
 pub const MAX_THREADS: usize = 1024;
 /// The largest `--max-head-bytes` accepted: a connection may hold this much while a head arrives.
 pub const MAX_HEAD_BYTES_LIMIT: usize = 1024 * 1024;
-/// Worker threads per available core, for the default `--threads`.
-pub const THREADS_PER_CORE: usize = 4;
-/// Fewest worker threads by default, whatever the core count.
-pub const MIN_DEFAULT_THREADS: usize = 8;
+/// Worker threads per available core, for the default `--threads`. No worker waits on the
+/// network, so one per core keeps every core busy; more only share the cores, and the tail
+/// at saturation grows with them (measured, docs/performance.md: p99 with `wrk -c50` 3.3 ms
+/// at 2 workers on 2 cores, 10 ms at 4, 21 ms at 8). A worker still waits on the disk (an
+/// `fsync`, a cold read, NFS): more workers help there (`--threads`).
+pub const THREADS_PER_CORE: usize = 1;
+/// Fewest worker threads by default, whatever the core count: one can wait on the disk or a
+/// password check while the other serves.
+pub const MIN_DEFAULT_THREADS: usize = 2;
 /// Most connections admitted at once by default (being served, queued, or parked between
 /// requests or in the middle of a transfer); past it the acceptor answers 503 itself. A parked
 /// connection costs a few KiB (docs/design.md, "Slow clients"), so this is bounded by descriptors, not

@@ -21,7 +21,7 @@ Options:
   --directory DIR            serve and store /files/{path} in DIR (default: /files disabled)
   --port N                   TCP port (default 4221; 0 picks a free one)
   --bind ADDR                address to listen on (default 127.0.0.1; :: and 0.0.0.0 work)
-  --threads N                worker threads (default 4 per core, at least 8; at most 1024)
+  --threads N                worker threads (default 1 per core, at least 2; at most 1024)
   --max-connections N        connections admitted at once; more get 503 (default 10000, or what
                              the open-file limit allows at 3 descriptors each)
   --max-upload BYTES         largest upload (default 4294967296 = 4 GiB)

@@ -554,11 +554,13 @@ fn stored_hashes_are_checked_only_so_many_at_once() {
     let hash =
         "pbkdf2-sha256$1000$MDEyMzQ1Njc4OWFiY2RlZg==$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g=";
     let gate = Gate::new();
+    // 8 workers: two checks may run (password checks hold at most half the pool).
     let srv = server_with(|c| {
         c.users = vec![
             user("alice", hash, Rights::Write),
             user("bob", "plain", Rights::Write),
         ];
+        c.threads = 8;
         c.login_probe = Some(gate.probe());
     });
     let addr = srv.addr();

@@ -51,6 +51,11 @@ impl Socket {
         buf.fill(self, cap)
     }
 
+    /// Bytes written that the client has not acknowledged yet, where the system says.
+    pub fn unacked_bytes(&self) -> Option<u64> {
+        sys::unacked_bytes(self.stream.as_fd()).ok()
+    }
+
     /// Stops sending (FIN), keeping the read side open.
     pub fn shutdown_write(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);

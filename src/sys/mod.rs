@@ -91,6 +91,39 @@ extern "C" {
     fn sendfile(out_fd: c_int, in_fd: c_int, offset: *mut i64, count: usize) -> isize;
     #[cfg(target_os = "linux")]
     fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: u32) -> c_int;
+    #[cfg(target_os = "linux")]
+    fn ioctl(fd: c_int, request: std::ffi::c_ulong, ...) -> c_int;
+}
+
+/// `SIOCOUTQ` (`TIOCOUTQ`, linux/sockios.h): for a TCP socket, the bytes written that the peer
+/// has not yet acknowledged.
+#[cfg(target_os = "linux")]
+const SIOCOUTQ: std::ffi::c_ulong = 0x5411;
+
+/// Bytes written to a TCP socket that its peer has not acknowledged yet (Linux: `SIOCOUTQ`).
+/// A client that reads keeps shrinking it, even while the kernel, short of memory for sockets,
+/// takes no new bytes from the server. Elsewhere: `Unsupported`.
+///
+/// # Errors
+/// `ioctl`'s error.
+#[cfg(target_os = "linux")]
+pub fn unacked_bytes(socket: BorrowedFd<'_>) -> io::Result<u64> {
+    let mut queued: c_int = 0;
+    // SAFETY: SIOCOUTQ writes one c_int through the pointer, which points at `queued`, alive
+    // for the call; the descriptor is open for the borrow.
+    let rc = unsafe { ioctl(socket.as_raw_fd(), SIOCOUTQ, &mut queued as *mut c_int) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(u64::try_from(queued).unwrap_or(0))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn unacked_bytes(_socket: BorrowedFd<'_>) -> io::Result<u64> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "SIOCOUTQ is Linux's",
+    ))
 }
 
 /// One entry of a `poll` set: `struct pollfd`, the same layout on every supported platform.
@@ -303,6 +336,41 @@ pub fn set_defer_accept(_listener: BorrowedFd<'_>, _seconds: u32) -> io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn unacked_bytes_shrink_as_the_peer_reads() {
+        use std::io::{Read, Write};
+        use std::os::fd::AsFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        assert_eq!(unacked_bytes(server.as_fd()).unwrap(), 0);
+        // Write until the socket is full: the client reads nothing, so bytes wait.
+        server.set_nonblocking(true).unwrap();
+        let chunk = [7u8; 64 * 1024];
+        let mut sent = 0usize;
+        loop {
+            match server.write(&chunk) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let before = unacked_bytes(server.as_fd()).unwrap();
+        assert!(before > 0, "nothing waits after {sent} bytes");
+        // The client reads all of it: what waited is taken and acknowledged.
+        let mut got = vec![0u8; sent];
+        client.read_exact(&mut got).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while unacked_bytes(server.as_fd()).unwrap() >= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the count never shrank"
+            );
+            std::thread::yield_now();
+        }
+    }
     use std::io::{Read, Seek, Write};
     use std::net::{TcpListener, TcpStream};
     use std::os::fd::AsFd;

@@ -26,6 +26,10 @@ pub(super) struct Outbound {
     pub out: Outgoing<'static>,
     /// `out.written()` when the deadline was last moved on.
     pub written: u64,
+    /// The bytes the client had not yet acknowledged when the send last parked (`None` where
+    /// that cannot be read): the client taking them is progress too, even while the kernel,
+    /// short of socket memory, takes no new bytes from us.
+    pub unacked: Option<u64>,
     pub after: After,
     /// When the connection is given up on if the client takes nothing more (moved on by every
     /// write that goes through).
@@ -132,8 +136,14 @@ impl Conn {
         } = match sent {
             Ok(()) if !outbound.out.is_done() => {
                 let now = Instant::now();
+                let unacked = self.socket.unacked_bytes();
                 if outbound.out.written() > outbound.written {
                     outbound.written = outbound.out.written();
+                    outbound.deadline = now + self.shared.config.write_timeout;
+                } else if now >= outbound.deadline
+                    && matches!((unacked, outbound.unacked), (Some(n), Some(before)) if n < before)
+                {
+                    // Nothing new went in, but the client took some of what was queued.
                     outbound.deadline = now + self.shared.config.write_timeout;
                 } else if now >= outbound.deadline {
                     // The client took nothing for the whole send timeout.
@@ -143,6 +153,7 @@ impl Conn {
                     self.log_done(log, status, out.sent());
                     return Flow::Close;
                 }
+                outbound.unacked = unacked;
                 self.phase = Phase::Send(outbound);
                 return Flow::Park;
             }

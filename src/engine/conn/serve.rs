@@ -355,6 +355,7 @@ impl Conn {
             log,
             status,
             written: out.written(),
+            unacked: self.socket.unacked_bytes(),
             out,
             after,
             deadline,
