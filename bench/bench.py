@@ -299,6 +299,7 @@ def main():
     results = {n: {s.name: [] for s in servers} for n in names}
     lat = {n: {s.name: [] for s in servers} for n in lat_names}
     fair = {}
+    load_before = os.getloadavg()[0]
     try:
         for s in servers:
             s.start()
@@ -326,11 +327,13 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     ref = "nginx"
+    load_after = os.getloadavg()[0]
     lines = []
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()
     lines.append(f"Machine: {os.cpu_count()} cores ({cpu}); {ROUNDS} rounds of {DURATION}s; "
-                 f"servers on CPU {SERVER_CPU}, wrk and oha on CPU {CLIENT_CPU}.")
+                 f"servers on CPU {SERVER_CPU}, wrk and oha on CPU {CLIENT_CPU}; load average "
+                 f"{load_before:.1f} before, {load_after:.1f} after (other work on the machine shows here).")
     if names:
         lines.append("")
         lines.append("| scenario | server | req/s | vs nginx | req/CPU-s | vs nginx | p99 ms | p99 vs nginx | MiB/s | errors | peak RSS MiB |")

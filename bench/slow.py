@@ -104,6 +104,7 @@ def oha_result(proc):
 
 
 def transfers(server, n):
+    load = os.getloadavg()[0]
     server.start()
     rss = RssSampler(server)
     rss.start()
@@ -125,7 +126,7 @@ def transfers(server, n):
         hwm = status_kib(server.pids(), "VmHWM")
         server.stop()
     return {"echo": echo, "file": file, "slow": slow, "rss_peak_kib": rss.peak, "hwm_kib": hwm,
-            "upload_mib_on_disk": round(on_disk / (1 << 20), 1)}
+            "upload_mib_on_disk": round(on_disk / (1 << 20), 1), "load": load}
 
 
 def disk_bytes(server):
@@ -179,6 +180,7 @@ def slowhttptest(server, mode):
         # 60 s nginx's, both reset by progress).
         cmd = common + ["-B", "-i", "2", "-x", "10", "-s", "100000000", "-t", "PUT",
                         "-u", f"{url}/files/x"]
+    load = os.getloadavg()[0]
     server.start()
     rss = RssSampler(server)
     rss.start()
@@ -210,7 +212,7 @@ def slowhttptest(server, mode):
         "worst_s": max(answered) if answered else None,
         "sht_connected_max": max((int(x) for x in SHT_CONNECTED.findall(out)), default=0),
         "sht_unavailable_s": sum(1 for x in SHT_AVAILABLE.findall(out) if x == "NO"),
-        "rss_peak_kib": rss.peak, "hwm_kib": hwm,
+        "rss_peak_kib": rss.peak, "hwm_kib": hwm, "load": load,
     }
 
 
@@ -263,8 +265,8 @@ def render(results):
         lines += ["", "| N down + N up | server | /echo/x p50 / p99 / max ms | answered of scheduled (failed) | "
                   "/files/1k p50 / p99 / max ms | answered of scheduled (failed) | p99 vs nginx (echo, 1k) | "
                   "downloads: open at the end, median KB/s | uploads: open at the end, median KB/s | "
-                  "upload MiB on the server's disk near the end | peak RSS MiB (sampled / VmHWM) |",
-                  "|---" * 11 + "|"]
+                  "upload MiB on the server's disk near the end | peak RSS MiB (sampled / VmHWM) | load avg at start |",
+                  "|---" * 12 + "|"]
         ref = {n: r for _, name, n, r in tr if name == "nginx"}
         for _, name, n, r in tr:
             e, f, sl = r["echo"], r["file"], r["slow"]
@@ -278,20 +280,21 @@ def render(results):
                 f"{num(f['p50'])} / {num(f['p99'])} / {num(f['max'], '{:.0f}')} | "
                 f"{f['ok']} of {f['expected']} ({f['failed']}) | {vs} | {d.get('open_to_the_end')}/{n}, "
                 f"{d.get('kb_s_median')} | {u.get('open_to_the_end')}/{n}, {u.get('kb_s_median')} | "
-                f"{r['upload_mib_on_disk']} | {r['rss_peak_kib'] / 1024:.1f} / {r['hwm_kib'] / 1024:.1f} |")
+                f"{r['upload_mib_on_disk']} | {r['rss_peak_kib'] / 1024:.1f} / {r['hwm_kib'] / 1024:.1f} | "
+                f"{r['load']:.1f} |")
     sh = [r for r in results if r[0] != "transfers"]
     if sh:
         lines += ["", f"| slowhttptest, {SHT_CONNS} connections, {SHT_SECS} s | server | "
                   "probes answered within 1 s | answered at all | slowest probe s | "
-                  "slowhttptest: most connected, seconds 'unavailable' | peak RSS MiB (sampled / VmHWM) |",
-                  "|---" * 7 + "|"]
+                  "slowhttptest: most connected, seconds 'unavailable' | peak RSS MiB (sampled / VmHWM) | "
+                  "load avg at start |", "|---" * 8 + "|"]
         for part, name, _, r in sh:
             worst = f"{r['worst_s']:.3f}" if r["worst_s"] is not None else "-"
             label = "-X slow read /files/100m" if part == "slowread" else "-B slow PUT body"
             lines.append(
                 f"| {label} | {name} | {r['within_1s']} of {r['probes']} | {r['answered']} | {worst} | "
                 f"{r['sht_connected_max']}, {r['sht_unavailable_s']} | "
-                f"{r['rss_peak_kib'] / 1024:.1f} / {r['hwm_kib'] / 1024:.1f} |")
+                f"{r['rss_peak_kib'] / 1024:.1f} / {r['hwm_kib'] / 1024:.1f} | {r['load']:.1f} |")
     table = "\n".join(lines)
     if env("OUT"):
         with open(env("OUT"), "w") as f:
