@@ -210,6 +210,8 @@ def slowhttptest(server, mode):
         "within_1s": sum(1 for t in answered if t <= 1.0),
         "answered": len(answered),
         "worst_s": max(answered) if answered else None,
+        # When the slowest answer came: seconds after slowhttptest started.
+        "worst_at_s": max(((t, i) for i, t in probes if t is not None), default=(0, -3))[1] + 3,
         "sht_connected_max": max((int(x) for x in SHT_CONNECTED.findall(out)), default=0),
         "sht_unavailable_s": sum(1 for x in SHT_AVAILABLE.findall(out) if x == "NO"),
         "rss_peak_kib": rss.peak, "hwm_kib": hwm, "load": load,
@@ -285,11 +287,11 @@ def render(results):
     sh = [r for r in results if r[0] != "transfers"]
     if sh:
         lines += ["", f"| slowhttptest, {SHT_CONNS} connections, {SHT_SECS} s | server | "
-                  "probes answered within 1 s | answered at all | slowest probe s | "
+                  "probes answered within 1 s | answered at all | slowest probe s (sent at second) | "
                   "slowhttptest: most connected, seconds 'unavailable' | peak RSS MiB (sampled / VmHWM) | "
                   "load avg at start |", "|---" * 8 + "|"]
         for part, name, _, r in sh:
-            worst = f"{r['worst_s']:.3f}" if r["worst_s"] is not None else "-"
+            worst = f"{r['worst_s']:.3f} ({r['worst_at_s']})" if r["worst_s"] is not None else "-"
             label = "-X slow read /files/100m" if part == "slowread" else "-B slow PUT body"
             lines.append(
                 f"| {label} | {name} | {r['within_1s']} of {r['probes']} | {r['answered']} | {worst} | "
