@@ -13,9 +13,16 @@ one that met it), for each LATENCY scenario; the table gives p50/p99/p99.9 per s
 over rounds) and their ratios. wrk's p99 at saturation is in the throughput table.
 
 Environment: ROUNDS (default 3), DURATION seconds per run (default 5), SCENARIOS (comma list,
-default all, throughput and latency names alike), OUT (a file to write the table to as well),
+default all, throughput and latency names alike), LATENCY_DURATION (seconds of each oha run,
+default DURATION), OUT (a file to write the table to as well),
 OURS_BIN (a binary to measure instead of this checkout's release build),
-IDLE_SECS (default 10, the idle-connections probe).
+OLD_BIN (another build, say the commit before a change, measured as a third server "old" in the
+same alternation), THREADS (comma list: this build again with --threads N, as "ours tN"),
+IDLE_SECS (default 10, the idle-connections probe), FAIRNESS=0 (skip the fairness probes).
+
+Every server runs in every round; the order rotates from round to round. Each row gives the
+median (min..max) over rounds, and the ratio to nginx as the median of the per-round ratios
+(min..max of those ratios).
 """
 import json
 import os
@@ -29,9 +36,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OURS_PORT, NGINX_PORT = 18080, 18081
+OURS_PORT, NGINX_PORT, OLD_PORT = 18080, 18081, 18082
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
+LATENCY_DURATION = int(os.environ.get("LATENCY_DURATION", str(DURATION)))
 SERVER_CPU, CLIENT_CPU = "0", "1"
 
 NGINX_CONF = """
@@ -150,7 +158,7 @@ class Server:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM if self.name == "ours" else signal.SIGQUIT)
+            self.proc.send_signal(signal.SIGQUIT if self.name == "nginx" else signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -205,7 +213,7 @@ def wrk(server, args, path, lua, tmp):
 
 
 def oha(server, rate, conns, path):
-    cmd = ["taskset", "-c", CLIENT_CPU, "oha", "-z", f"{DURATION}s", "-q", str(rate), "-c", str(conns),
+    cmd = ["taskset", "-c", CLIENT_CPU, "oha", "-z", f"{LATENCY_DURATION}s", "-q", str(rate), "-c", str(conns),
            "--latency-correction", "--no-tui", "--output-format", "json",
            f"http://127.0.0.1:{server.port}{path}"]
     d = json.loads(run(cmd).stdout)
@@ -232,11 +240,9 @@ def fmt_range(values, f="{:.0f}"):
     return f"{f.format(statistics.median(values))} ({f.format(min(values))}..{f.format(max(values))})"
 
 
-def main():
-    wanted = os.environ.get("SCENARIOS")
-    names = [n for n in SCENARIOS if not wanted or n in wanted.split(",")]
-    lat_names = [n for n in LATENCY if not wanted or n in wanted.split(",")]
-    tmp = tempfile.mkdtemp(prefix="http-bench-")
+def prepare(tmp, nginx_port=NGINX_PORT):
+    """Writes the test files (1k, 1m, 100m) and nginx's configuration under tmp; returns the
+    data folder and the configuration's path."""
     data = os.path.join(tmp, "data")
     os.makedirs(data)
     # nginx's worker runs as an unprivileged user: it must read the files and write uploads.
@@ -245,97 +251,128 @@ def main():
     for name, size in [("1k", 1024), ("1m", 1 << 20), ("100m", 100 << 20)]:
         with open(os.path.join(data, name), "wb") as f:
             f.write(os.urandom(size))
+        os.chmod(os.path.join(data, name), 0o644)
     for d in ["body", "proxy", "fastcgi", "uwsgi", "scgi"]:
         os.makedirs(os.path.join(tmp, d))
         os.chmod(os.path.join(tmp, d), 0o777)
-    for name in os.listdir(data):
-        os.chmod(os.path.join(data, name), 0o644)
     conf = os.path.join(tmp, "nginx.conf")
     with open(conf, "w") as f:
-        f.write(NGINX_CONF.format(tmp=tmp, port=NGINX_PORT, data=data))
-    # OURS_BIN: another build of ours (an older commit, say) to measure with the same harness.
-    binary = os.environ.get("OURS_BIN") or os.path.join(ROOT, "target", "release", "http-server")
-    ours = Server("ours", OURS_PORT,
-                  [binary, "--port", str(OURS_PORT), "--directory", data, "--quiet"],
+        f.write(NGINX_CONF.format(tmp=tmp, port=nginx_port, data=data))
+    return data, conf
+
+
+def ours_server(name, binary, port, data, extra=()):
+    return Server(name, port, [binary, "--port", str(port), "--directory", data, "--quiet", *extra],
                   lambda pid: [pid])
-    nginx = Server("nginx", NGINX_PORT,
-                   [shutil.which("nginx") or "/usr/sbin/nginx", "-c", conf, "-p", tmp,
-                    "-g", "daemon off; master_process on;"],
-                   nginx_workers)
-    results = {n: {"ours": [], "nginx": []} for n in names}
-    lat = {n: {"ours": [], "nginx": []} for n in lat_names}
+
+
+def nginx_server(tmp, conf, port=NGINX_PORT):
+    return Server("nginx", port, [shutil.which("nginx") or "/usr/sbin/nginx", "-c", conf, "-p", tmp,
+                                  "-g", "daemon off; master_process on;"], nginx_workers)
+
+
+def servers_from_env(tmp, data, conf):
+    """ours (OURS_BIN or this checkout's release build), ours tN for each of THREADS, old
+    (OLD_BIN), and nginx last (the reference of every ratio)."""
+    binary = os.environ.get("OURS_BIN") or os.path.join(ROOT, "target", "release", "http-server")
+    servers = [ours_server("ours", binary, OURS_PORT, data)]
+    for i, t in enumerate(x for x in os.environ.get("THREADS", "").split(",") if x):
+        servers.append(ours_server(f"ours t{t}", binary, 18083 + i, data, ["--threads", t]))
+    if os.environ.get("OLD_BIN"):
+        servers.append(ours_server("old", os.environ["OLD_BIN"], OLD_PORT, data))
+    servers.append(nginx_server(tmp, conf))
+    return servers
+
+
+def ratio_cell(mine, ref, key):
+    rs = [a[key] / b[key] for a, b in zip(mine, ref) if b[key]]
+    return f"{statistics.median(rs):.2f}x ({min(rs):.2f}..{max(rs):.2f})" if rs else "-"
+
+
+def main():
+    wanted = os.environ.get("SCENARIOS")
+    names = [n for n in SCENARIOS if not wanted or n in wanted.split(",")]
+    lat_names = [n for n in LATENCY if not wanted or n in wanted.split(",")]
+    tmp = tempfile.mkdtemp(prefix="http-bench-")
+    data, conf = prepare(tmp)
+    servers = servers_from_env(tmp, data, conf)
+    results = {n: {s.name: [] for s in servers} for n in names}
+    lat = {n: {s.name: [] for s in servers} for n in lat_names}
+    fair = {}
+    load_before = os.getloadavg()[0]
     try:
-        for s in (ours, nginx):
+        for s in servers:
             s.start()
         for r in range(ROUNDS):
+            order = servers[r % len(servers):] + servers[:r % len(servers)]
             for name in names:
                 args, path, lua = SCENARIOS[name]
-                order = (ours, nginx) if r % 2 == 0 else (nginx, ours)
                 for s in order:
                     results[name][s.name].append(wrk(s, args, path, lua, tmp))
-                print(f"round {r + 1}/{ROUNDS} {name}: ours {results[name]['ours'][-1]['rate']:.0f}"
-                      f" nginx {results[name]['nginx'][-1]['rate']:.0f} req/s", file=sys.stderr)
+                print(f"round {r + 1}/{ROUNDS} {name}: " + ", ".join(
+                    f"{s.name} {results[name][s.name][-1]['rate']:.0f}" for s in servers) + " req/s",
+                    file=sys.stderr)
             for name in lat_names:
                 rate, conns, path = LATENCY[name]
-                order = (ours, nginx) if r % 2 == 0 else (nginx, ours)
                 for s in order:
                     lat[name][s.name].append(oha(s, rate, conns, path))
-                o, g = lat[name]["ours"][-1], lat[name]["nginx"][-1]
-                print(f"round {r + 1}/{ROUNDS} {name}: p50/p99 ours {o['p50']:.3f}/{o['p99']:.3f} ms"
-                      f" nginx {g['p50']:.3f}/{g['p99']:.3f} ms", file=sys.stderr)
-        fair = {s.name: [fairness(s, 50), fairness(s, 1000, idle=IDLE_SECS)] for s in (ours, nginx)}
+                print(f"round {r + 1}/{ROUNDS} {name}: p50/p99 ms " + ", ".join(
+                    f"{s.name} {lat[name][s.name][-1]['p50']:.3f}/{lat[name][s.name][-1]['p99']:.3f}"
+                    for s in servers), file=sys.stderr)
+        if os.environ.get("FAIRNESS", "1") != "0":
+            fair = {s.name: [fairness(s, 50), fairness(s, 1000, idle=IDLE_SECS)] for s in servers}
     finally:
-        for s in (ours, nginx):
+        for s in servers:
             s.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
+    ref = "nginx"
+    load_after = os.getloadavg()[0]
     lines = []
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
                          capture_output=True, text=True).stdout.strip()
     lines.append(f"Machine: {os.cpu_count()} cores ({cpu}); {ROUNDS} rounds of {DURATION}s; "
-                 f"servers on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU}.")
-    lines.append("")
-    lines.append("| scenario | ours req/s | nginx req/s | ratio | ours req/CPU-s | nginx req/CPU-s | ratio | p99 ms ours / nginx (ratio) | MiB/s ours / nginx | errors ours / nginx | peak RSS ours / nginx |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name in names:
-        o, g = results[name]["ours"], results[name]["nginx"]
-        ratio = statistics.median(a["rate"] / b["rate"] for a, b in zip(o, g))
-        cpu_ratio = statistics.median(a["per_cpu_s"] / b["per_cpu_s"] for a, b in zip(o, g))
-        lines.append(
-            f"| {name} | {fmt_range([x['rate'] for x in o])} | {fmt_range([x['rate'] for x in g])} | "
-            f"{ratio:.2f}x | {fmt_range([x['per_cpu_s'] for x in o])} | {fmt_range([x['per_cpu_s'] for x in g])} | "
-            f"{cpu_ratio:.2f}x | {statistics.median(x['p99_ms'] for x in o):.2f} / {statistics.median(x['p99_ms'] for x in g):.2f} "
-            f"({statistics.median(a['p99_ms'] / b['p99_ms'] for a, b in zip(o, g)):.2f}x) | "
-            f"{statistics.median(x['mib_s'] for x in o):.0f} / {statistics.median(x['mib_s'] for x in g):.0f} | "
-            f"{sum(x['errors'] + x['non2xx'] for x in o)} / {sum(x['errors'] + x['non2xx'] for x in g)} | "
-            f"{max(x['rss_kib'] for x in o) / 1024:.1f} / {max(x['rss_kib'] for x in g) / 1024:.1f} MiB |"
-        )
+                 f"servers on CPU {SERVER_CPU}, wrk and oha on CPU {CLIENT_CPU}; load average "
+                 f"{load_before:.1f} before, {load_after:.1f} after (other work on the machine shows here).")
+    if names:
+        lines.append("")
+        lines.append("| scenario | server | req/s | vs nginx | req/CPU-s | vs nginx | p99 ms | p99 vs nginx | MiB/s | errors | peak RSS MiB |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for name in names:
+            g = results[name][ref]
+            for s in servers:
+                o = results[name][s.name]
+                lines.append(
+                    f"| {name} | {s.name} | {fmt_range([x['rate'] for x in o])} | {ratio_cell(o, g, 'rate')} | "
+                    f"{fmt_range([x['per_cpu_s'] for x in o])} | {ratio_cell(o, g, 'per_cpu_s')} | "
+                    f"{fmt_range([x['p99_ms'] for x in o], '{:.2f}')} | {ratio_cell(o, g, 'p99_ms')} | "
+                    f"{statistics.median(x['mib_s'] for x in o):.0f} | "
+                    f"{sum(x['errors'] + x['non2xx'] for x in o)} | "
+                    f"{max(x['rss_kib'] for x in o) / 1024:.1f} |")
     if lat_names:
         lines.append("")
-        lines.append("| fixed rate (oha, latency-corrected) | ours p50 / p99 / p99.9 ms | nginx p50 / p99 / p99.9 ms | p50 ratio | p99 ratio | achieved req/s ours / nginx | errors ours / nginx |")
-        lines.append("|---|---|---|---|---|---|---|")
+        lines.append("| fixed rate (oha, latency-corrected) | server | p50 ms | p99 ms | p99.9 ms | p50 vs nginx | p99 vs nginx | achieved req/s | errors |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
         for name in lat_names:
-            o, g = lat[name]["ours"], lat[name]["nginx"]
-            med = lambda xs, k: statistics.median(x[k] for x in xs)
-            r50 = statistics.median(a["p50"] / b["p50"] for a, b in zip(o, g))
-            r99 = statistics.median(a["p99"] / b["p99"] for a, b in zip(o, g))
-            spread = lambda xs, k: f"{min(x[k] for x in xs):.2f}..{max(x[k] for x in xs):.2f}"
-            lines.append(
-                f"| {name} | {med(o, 'p50'):.3f} / {med(o, 'p99'):.3f} ({spread(o, 'p99')}) / {med(o, 'p999'):.2f} | "
-                f"{med(g, 'p50'):.3f} / {med(g, 'p99'):.3f} ({spread(g, 'p99')}) / {med(g, 'p999'):.2f} | "
-                f"{r50:.2f}x | {r99:.2f}x | {med(o, 'rate'):.0f} / {med(g, 'rate'):.0f} | "
-                f"{sum(x['errors'] for x in o)} / {sum(x['errors'] for x in g)} |")
-    lines.append("")
-    lines.append("| fairness probe | ours | nginx |")
-    lines.append("|---|---|---|")
-    for i, label in enumerate(["50 connections", "1000 connections"]):
-        o, g = fair["ours"][i], fair["nginx"][i]
-        lines.append(f"| {label}: answered, slowest first answer | {o.get('answered')}/{o.get('connections')}, "
-                     f"{o.get('slowest_first_answer_s')} s | {g.get('answered')}/{g.get('connections')}, "
-                     f"{g.get('slowest_first_answer_s')} s |")
-    o, g = fair["ours"][1], fair["nginx"][1]
-    lines.append(f"| 1000 idle keep-alive connections for {o.get('idle_secs')} s: server CPU | "
-                 f"{o.get('server_cpu_s')} s | {g.get('server_cpu_s')} s |")
+            g = lat[name][ref]
+            for s in servers:
+                o = lat[name][s.name]
+                lines.append(
+                    f"| {name} | {s.name} | {fmt_range([x['p50'] for x in o], '{:.3f}')} | "
+                    f"{fmt_range([x['p99'] for x in o], '{:.3f}')} | "
+                    f"{statistics.median(x['p999'] for x in o):.2f} | {ratio_cell(o, g, 'p50')} | "
+                    f"{ratio_cell(o, g, 'p99')} | {statistics.median(x['rate'] for x in o):.0f} | "
+                    f"{sum(x['errors'] for x in o)} |")
+    if fair:
+        lines.append("")
+        lines.append("| fairness probe | " + " | ".join(s.name for s in servers) + " |")
+        lines.append("|---" * (len(servers) + 1) + "|")
+        for i, label in enumerate(["50 connections", "1000 connections"]):
+            lines.append(f"| {label}: answered, slowest first answer | " + " | ".join(
+                f"{fair[s.name][i].get('answered')}/{fair[s.name][i].get('connections')}, "
+                f"{fair[s.name][i].get('slowest_first_answer_s')} s" for s in servers) + " |")
+        lines.append(f"| 1000 idle keep-alive connections for {IDLE_SECS} s: server CPU | " + " | ".join(
+            f"{fair[s.name][1].get('server_cpu_s')} s" for s in servers) + " |")
     table = "\n".join(lines)
     print(table)
     if os.environ.get("OUT"):

@@ -3,6 +3,8 @@
 # From a clean clone: builds the release binary, installs wrk and nginx from Debian's packages
 # if they are missing, raises the open-file limit, and runs the scenarios.
 #   ROUNDS=3 DURATION=5 SCENARIOS="echo keep-alive,file 1 KiB" OUT=table.md bench/run.sh
+#   SCENARIOS=slow N=100,1000 bench/run.sh     slow downloads/uploads and slowhttptest (bench/slow.py)
+#   OLD_BIN=/tmp/old/target/release/http-server bench/run.sh   adds that build as a third server
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,7 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v taskset >/dev/null || need+=(util-linux)
 command -v python3 >/dev/null || need+=(python3)
+if [ "${SCENARIOS:-}" = slow ]; then command -v slowhttptest >/dev/null || need+=(slowhttptest); fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
@@ -30,4 +33,5 @@ command -v oha >/dev/null || [ -x "$HOME/.cargo/bin/oha" ] || cargo install oha 
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release --quiet --locked
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+if [ "${SCENARIOS:-}" = slow ]; then exec python3 bench/slow.py; fi
 exec python3 bench/bench.py
