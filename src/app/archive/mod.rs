@@ -21,12 +21,12 @@ pub mod folder;
 pub mod tar;
 pub mod zip;
 
-use crate::app::negotiate::encoding;
+use crate::app::negotiate::encoding::{self, read_full_at};
 use crate::http::response::BlockStream;
 use flate2::Crc;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 
 /// Most entries (files and folders) in one archive: each costs its name and a few words until
 /// the end (a zip's central directory lists them all). Past it the archive is refused.
@@ -455,18 +455,6 @@ fn worth_deflating(file: &File, size: u64) -> io::Result<bool> {
     Ok(packed.len().saturating_mul(100) <= probe.len().saturating_mul(MAX_PROBE_PERCENT))
 }
 
-fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(buf.get_mut(got..).unwrap_or_default(), offset + got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
 
 fn changed(name: &[u8]) -> io::Error {
     io::Error::other(format!(

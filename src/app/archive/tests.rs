@@ -1,4 +1,5 @@
 use super::*;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

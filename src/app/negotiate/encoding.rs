@@ -229,7 +229,7 @@ impl BlockStream for GzipStream {
 }
 
 /// Reads from `offset` until `buf` is full or the file ends; returns the bytes read.
-fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+pub(crate) fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match file.read_at(buf.get_mut(got..).unwrap_or_default(), offset + got as u64) {
