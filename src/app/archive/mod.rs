@@ -455,7 +455,6 @@ fn worth_deflating(file: &File, size: u64) -> io::Result<bool> {
     Ok(packed.len().saturating_mul(100) <= probe.len().saturating_mul(MAX_PROBE_PERCENT))
 }
 
-
 fn changed(name: &[u8]) -> io::Error {
     io::Error::other(format!(
         "{} changed while the archive was made",

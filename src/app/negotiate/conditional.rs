@@ -4,6 +4,7 @@
 //! Out of scope: opening files and writing answers (`files.rs`).
 
 use crate::http::date::parse_http_date;
+use crate::http::error::Error;
 use crate::http::Headers;
 
 /// What a representation is, for comparing with the client's validators.
@@ -59,6 +60,19 @@ pub enum Precondition {
     NotModified,
     /// 412 Precondition Failed.
     Failed,
+}
+
+/// The preconditions of a read of a resource that exists (GET and HEAD when `safe`):
+/// `Ok(true)` when the answer is `304 Not Modified`, `Ok(false)` to go on.
+///
+/// # Errors
+/// 412 when a precondition fails.
+pub fn not_modified(headers: &Headers, current: &Validators, safe: bool) -> Result<bool, Error> {
+    match evaluate(headers, Some(current), safe) {
+        Precondition::Proceed => Ok(false),
+        Precondition::NotModified => Ok(true),
+        Precondition::Failed => Err(Error::PreconditionFailed),
+    }
 }
 
 /// Evaluates If-Match, If-Unmodified-Since, If-None-Match and If-Modified-Since in the order of

@@ -9,7 +9,7 @@
 //!
 //! Out of scope: filling the listing template (`render.rs`).
 
-use crate::app::negotiate::conditional::{self, Precondition, Validators};
+use crate::app::negotiate::conditional::{self, Validators};
 use crate::app::negotiate::encoding;
 use crate::http::error::Error;
 use crate::http::parse::Head;
@@ -112,13 +112,9 @@ pub fn serve(name: &[u8], query: Option<&[u8]>, head: &Head) -> Result<Response<
         .header("ETag", v.etag.clone())
         .header("Vary", "Accept-Encoding")
         .header("X-Content-Type-Options", "nosniff");
-    match conditional::evaluate(&head.headers, Some(&v), true) {
-        Precondition::Proceed => {}
-        Precondition::NotModified => {
-            resp.status = Status::NOT_MODIFIED;
-            return Ok(resp);
-        }
-        Precondition::Failed => return Err(Error::PreconditionFailed),
+    if conditional::not_modified(&head.headers, &v, true)? {
+        resp.status = Status::NOT_MODIFIED;
+        return Ok(resp);
     }
     if gzip {
         let packed = encoding::gzip(body.as_bytes())?;

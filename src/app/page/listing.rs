@@ -16,7 +16,7 @@
 //! Out of scope: the formats themselves (`render.rs`).
 
 use crate::app::negotiate::accept;
-use crate::app::negotiate::conditional::{self, Precondition, Validators};
+use crate::app::negotiate::conditional::{self, Validators};
 use crate::app::negotiate::encoding;
 use crate::app::page::assets;
 use crate::app::page::render;
@@ -548,13 +548,9 @@ pub fn list(
     if let Some(render::Search { cut: Some(why), .. }) = &search {
         resp = resp.header("X-Search-Truncated", *why);
     }
-    match conditional::evaluate(&head.headers, Some(&v), true) {
-        Precondition::Proceed => {}
-        Precondition::NotModified => {
-            resp.status = Status::NOT_MODIFIED;
-            return Ok(resp);
-        }
-        Precondition::Failed => return Err(Error::PreconditionFailed),
+    if conditional::not_modified(&head.headers, &v, true)? {
+        resp.status = Status::NOT_MODIFIED;
+        return Ok(resp);
     }
     let body = render::render(format, path, &listing, viewer, search.as_ref());
     let mut resp = resp.body(body.into());

@@ -4,7 +4,7 @@
 //! Out of scope: finding and opening the file safely (`fsroot.rs`), changing the store
 //! (`store.rs`), folders (`listing.rs`).
 
-use crate::app::negotiate::conditional::{self, Precondition, RangeRequest, Validators};
+use crate::app::negotiate::conditional::{self, RangeRequest, Validators};
 use crate::app::negotiate::encoding;
 use crate::app::negotiate::mime;
 use crate::app::store::fsroot::fs_error;
@@ -128,13 +128,9 @@ pub fn serve(
         resp = resp.header("Vary", "Accept-Encoding");
     }
     let is_get_or_head = matches!(head.method, Method::Get | Method::Head);
-    match conditional::evaluate(&head.headers, Some(&v), is_get_or_head) {
-        Precondition::Proceed => {}
-        Precondition::NotModified => {
-            resp.status = Status::NOT_MODIFIED;
-            return Ok(resp);
-        }
-        Precondition::Failed => return Err(Error::PreconditionFailed),
+    if conditional::not_modified(&head.headers, &v, is_get_or_head)? {
+        resp.status = Status::NOT_MODIFIED;
+        return Ok(resp);
     }
     // RFC 9110 §14.2: Range is defined for GET only.
     let range = if head.method == Method::Get {
