@@ -5,6 +5,14 @@
 //!
 //! It knows HTTP through `crate::http` and calls the application only through the `Handler` it
 //! is given; it imports nothing from `crate::app`.
+//!
+//! No worker waits on the network. How we know: a connection's socket is made non-blocking
+//! when it is accepted (`socket.rs`, `Socket::new`), and the engine touches it only through
+//! `Socket`, whose reads, writes and `sendfile` return `WouldBlock` instead of waiting; every
+//! `WouldBlock` parks the connection in the poller (`conn/`). The acceptor's own refusal of a
+//! connection past the limit is non-blocking too (`server.rs`, `reject`). The one blocking
+//! socket call is the acceptor's `accept`, on its own thread. What a worker may still wait on
+//! is the disk (and a password check): that is the handler's work.
 
 pub mod conn;
 pub mod poller;
