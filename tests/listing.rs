@@ -240,7 +240,9 @@ fn a_read_only_listing_says_so_and_writes_are_refused() {
     assert!(r.text().contains("data-can-write=\"true\""));
     assert_eq!(
         r.header("allow"),
-        Some("GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE")
+        Some(
+            "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
+        )
     );
 }
 

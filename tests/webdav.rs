@@ -1,5 +1,5 @@
-//! WebDAV (RFC 4918, class 1) on /files: OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE and
-//! DELETE of folders, as raw bytes over sockets. `tests/dav/run.sh` runs litmus, the standard
+//! WebDAV (RFC 4918, classes 1 and 2) on /files: OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY,
+//! MOVE, DELETE of folders, LOCK, UNLOCK and the If header, as raw bytes over sockets. `tests/dav/run.sh` runs litmus, the standard
 //! conformance suite, against a real server.
 
 mod common;
@@ -44,22 +44,20 @@ fn ask_author(srv: &TestServer, path: &str) -> Response {
 }
 
 #[test]
-fn options_says_dav_class_1_and_the_methods() {
+fn options_says_dav_classes_1_and_2_and_the_methods() {
     let srv = server();
     for path in ["/files/", "/files/x", "/", "*"] {
         let r = dav(&srv, "OPTIONS", path, "", "");
         assert_eq!(r.status, 200, "{path}");
-        assert_eq!(r.header("dav"), Some("1"), "{path}: no locks, no class 2");
+        assert_eq!(r.header("dav"), Some("1, 2"), "{path}");
         assert_eq!(r.header("ms-author-via"), Some("DAV"), "{path}");
         assert!(r.header("allow").unwrap().contains("PROPFIND"), "{path}");
     }
     let r = dav(&srv, "OPTIONS", "/files/x", "", "");
     assert!(r.header("allow").unwrap().contains("MKCOL, COPY, MOVE"));
+    assert!(r.header("allow").unwrap().contains("LOCK, UNLOCK"));
     let r = dav(&srv, "OPTIONS", "/echo/x", "", "");
     assert_eq!(r.header("dav"), None);
-    // Locks are not served: 501, whatever the target.
-    assert_eq!(dav(&srv, "LOCK", "/files/x", "", "").status, 501);
-    assert_eq!(dav(&srv, "UNLOCK", "/files/x", "", "").status, 501);
 }
 
 #[test]
@@ -495,4 +493,207 @@ fn propfind_body_may_come_in_pieces() {
     assert!(r
         .text()
         .contains("<D:getcontentlength>3</D:getcontentlength>"));
+}
+
+const LOCKINFO: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner><D:href>ann</D:href></D:owner></D:lockinfo>"#;
+
+const SHARED: &str = r#"<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"#;
+
+/// The token of a granted lock, without its angle brackets.
+fn token(r: &Response) -> String {
+    let t = r.header("lock-token").expect("Lock-Token");
+    t.trim_matches(|c| c == '<' || c == '>').to_string()
+}
+
+#[test]
+fn a_lock_guards_writes_until_its_token_is_presented() {
+    let srv = server();
+    std::fs::write(srv.file("f"), b"x").unwrap();
+    let r = dav(
+        &srv,
+        "LOCK",
+        "/files/f",
+        "Timeout: Second-600\r\n",
+        LOCKINFO,
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("<activelock"), "{}", r.text());
+    assert!(r.text().contains("Second-"));
+    let t = token(&r);
+    assert!(t.starts_with("urn:uuid:"), "{t}");
+    // Without the token: 423, for every write.
+    for (method, fields) in [
+        ("PUT", ""),
+        ("DELETE", ""),
+        ("PROPPATCH", ""),
+        ("MOVE", "Destination: /files/g\r\n"),
+    ] {
+        let body = if method == "PROPPATCH" {
+            PROPPATCH_SET
+        } else {
+            ""
+        };
+        let r = dav(&srv, method, "/files/f", fields, body);
+        assert_eq!(r.status, 423, "{method}");
+        assert!(r.text().contains("lock-token-submitted"), "{}", r.text());
+    }
+    // Over it as a destination too; as a source of a COPY it is only read.
+    std::fs::write(srv.file("other"), b"o").unwrap();
+    let r = dav(
+        &srv,
+        "COPY",
+        "/files/other",
+        "Destination: /files/f\r\n",
+        "",
+    );
+    assert_eq!(r.status, 423);
+    let r = dav(&srv, "COPY", "/files/f", "Destination: /files/copy\r\n", "");
+    assert_eq!(r.status, 201);
+    // A second exclusive lock conflicts.
+    let r = dav(&srv, "LOCK", "/files/f", "", LOCKINFO);
+    assert_eq!(r.status, 423);
+    assert!(r.text().contains("no-conflicting-lock"));
+    // With the token it goes; a wrong or corrupt one is not enough.
+    let r = dav(&srv, "PUT", "/files/f", "If: (<urn:uuid:nope>)\r\n", "y");
+    assert_eq!(r.status, 412);
+    let r = dav(
+        &srv,
+        "PUT",
+        "/files/f",
+        "If: (<opaquelocktoken:x>) (Not <DAV:no-lock>)\r\n",
+        "y",
+    );
+    assert_eq!(r.status, 423);
+    let r = dav(&srv, "PUT", "/files/f", &format!("If: (<{t}>)\r\n"), "y");
+    assert_eq!(r.status, 204);
+    assert_eq!(std::fs::read(srv.file("f")).unwrap(), b"y");
+    // The token and a wrong entity tag: 412; the right tag: done.
+    let r = dav(
+        &srv,
+        "PUT",
+        "/files/f",
+        &format!("If: (<{t}> [\"nope\"])\r\n"),
+        "z",
+    );
+    assert_eq!(r.status, 412);
+    let etag = dav(&srv, "GET", "/files/f", "", "")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let r = dav(
+        &srv,
+        "PUT",
+        "/files/f",
+        &format!("If: (<{t}> [{etag}])\r\n"),
+        "z",
+    );
+    assert_eq!(r.status, 204);
+    // PROPFIND shows it.
+    let r = propfind(&srv, "/files/f", "0", "");
+    assert!(r.text().contains(&t), "{}", r.text());
+    // Refreshed with its token, then unlocked.
+    let r = dav(
+        &srv,
+        "LOCK",
+        "/files/f",
+        &format!("If: (<{t}>)\r\nTimeout: Second-100\r\n"),
+        "",
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("Second-100<"), "{}", r.text());
+    let r = dav(
+        &srv,
+        "UNLOCK",
+        "/files/f",
+        "Lock-Token: <urn:uuid:other>\r\n",
+        "",
+    );
+    assert_eq!(r.status, 409);
+    let r = dav(
+        &srv,
+        "UNLOCK",
+        "/files/f",
+        &format!("Lock-Token: <{t}>\r\n"),
+        "",
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(dav(&srv, "DELETE", "/files/f", "", "").status, 204);
+}
+
+#[test]
+fn a_lock_on_an_unmapped_name_makes_an_empty_file() {
+    let srv = server();
+    let r = dav(&srv, "LOCK", "/files/new.txt", "", LOCKINFO);
+    assert_eq!(r.status, 201);
+    assert_eq!(std::fs::read(srv.file("new.txt")).unwrap(), b"");
+    let t = token(&r);
+    // Finder then PUTs its body, chunked and without a length.
+    let raw = format!(
+        "PUT /files/new.txt HTTP/1.1\r\nHost: localhost\r\nIf: (<{t}>)\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    );
+    assert_eq!(srv.request(raw.as_bytes()).status, 204);
+    assert_eq!(std::fs::read(srv.file("new.txt")).unwrap(), b"hello");
+    assert_eq!(
+        dav(&srv, "LOCK", "/files/no/parent", "", LOCKINFO).status,
+        409
+    );
+}
+
+#[test]
+fn a_deep_lock_on_a_folder_guards_what_it_holds_and_shared_locks_share() {
+    let srv = server();
+    std::fs::create_dir(srv.file("d")).unwrap();
+    let r = dav(&srv, "LOCK", "/files/d/", "Depth: infinity\r\n", LOCKINFO);
+    assert_eq!(r.status, 200);
+    let t = token(&r);
+    assert_eq!(dav(&srv, "PUT", "/files/d/x", "", "x").status, 423);
+    assert_eq!(dav(&srv, "MKCOL", "/files/d/sub", "", "").status, 423);
+    let r = dav(
+        &srv,
+        "PUT",
+        "/files/d/x",
+        &format!("If: </files/d/> (<{t}>)\r\n"),
+        "x",
+    );
+    assert_eq!(r.status, 201);
+    // Deleting the folder takes its lock with it.
+    let r = dav(&srv, "DELETE", "/files/d/", &format!("If: (<{t}>)\r\n"), "");
+    assert_eq!(r.status, 204);
+    assert_eq!(dav(&srv, "LOCK", "/files/d2", "", LOCKINFO).status, 201);
+    // Shared locks.
+    std::fs::write(srv.file("s"), b"s").unwrap();
+    let a = dav(&srv, "LOCK", "/files/s", "", SHARED);
+    let b = dav(&srv, "LOCK", "/files/s", "", SHARED);
+    assert_eq!((a.status, b.status), (200, 200));
+    assert_eq!(dav(&srv, "LOCK", "/files/s", "", LOCKINFO).status, 423);
+    let r = dav(
+        &srv,
+        "PUT",
+        "/files/s",
+        &format!("If: (<{}>)\r\n", token(&b)),
+        "t",
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        dav(&srv, "LOCK", "/files/s", "Depth: 1\r\n", SHARED).status,
+        400
+    );
+}
+
+#[test]
+fn read_only_refuses_locks() {
+    let srv = server_with(|c| c.read_only = true);
+    std::fs::write(srv.file("f"), b"x").unwrap();
+    assert_eq!(dav(&srv, "LOCK", "/files/f", "", LOCKINFO).status, 403);
+    assert_eq!(dav(&srv, "LOCK", "/files/g", "", LOCKINFO).status, 403);
+    assert!(!srv.file("g").exists());
+}
+
+#[test]
+fn a_write_with_a_fragment_is_refused() {
+    let srv = server();
+    std::fs::create_dir(srv.file("d")).unwrap();
+    assert_eq!(dav(&srv, "DELETE", "/files/d/#frag", "", "").status, 400);
+    assert!(srv.file("d").is_dir());
 }

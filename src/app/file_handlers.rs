@@ -24,7 +24,7 @@ use std::path::Path;
 
 /// The Allow value of a folder, which takes no POST.
 pub const ALLOW_DIR: &str =
-    "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE";
+    "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK";
 
 /// The configured directory, or the answer for a server started without one.
 pub fn directory<'r>(
@@ -213,7 +213,7 @@ pub fn delete(
 /// # Errors
 /// Whatever stops the look other than absence: a file that cannot be read (403), or one that
 /// kept being replaced (503). Never "absent" for a file that is there.
-fn current_validators(root: &Root, path: &FilePath) -> Result<Option<Validators>, Error> {
+pub fn current_validators(root: &Root, path: &FilePath) -> Result<Option<Validators>, Error> {
     match fsroot::resolve(root, path) {
         Ok(Resolved::File { meta, .. }) => Ok(Some(files::validators(&meta))),
         Ok(Resolved::Dir(dir)) => {

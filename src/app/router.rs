@@ -1,12 +1,12 @@
 //! Picks the handler for a request: reduces the target to a path (origin-form, absolute-form or
 //! `*`), drops the query, matches the path, and checks the method. Gives 404 for unknown paths,
 //! 405 with `Allow` for a known method on a route that does not take it, 501 for unknown
-//! methods (and WebDAV's LOCK and UNLOCK, not served yet), and answers OPTIONS itself (with
-//! `DAV` on `/files/`, `/` and `*`).
+//! methods, checks WebDAV's locks and `If` header before any write under `/files/`, and answers
+//! OPTIONS itself (with `DAV` on `/files/`, `/` and `*`).
 //!
 //! Out of scope: what each route does (`handlers.rs`).
 
-use crate::app::dav::{methods, propfind, proppatch};
+use crate::app::dav::{lockmethods, methods, propfind, proppatch};
 use crate::app::file_handlers::{self, with_store_headers, ALLOW_DIR};
 use crate::app::handlers;
 use crate::app::negotiate::encoding;
@@ -26,9 +26,9 @@ use crate::http::{Method, Status};
 const ALLOW_READ_ONLY: &str = "GET, HEAD, OPTIONS";
 /// A file: HTTP's methods and WebDAV's (class 1).
 const ALLOW_FILES: &str =
-    "GET, HEAD, POST, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE";
+    "GET, HEAD, POST, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK";
 /// `/files/` itself, which cannot be replaced, moved or removed, and `/` under --read-only.
-const ALLOW_FILES_ROOT: &str = "GET, HEAD, OPTIONS, PROPFIND, PROPPATCH";
+const ALLOW_FILES_ROOT: &str = "GET, HEAD, OPTIONS, PROPFIND, PROPPATCH, LOCK, UNLOCK";
 /// What a WebDAV client may do with `/files/...` under --read-only, and with `/`.
 const ALLOW_DAV_READ: &str = "GET, HEAD, OPTIONS, PROPFIND";
 
@@ -250,11 +250,8 @@ pub fn dispatch<'h>(
     head: &'h Head,
     route: Result<Route<'h>, Error>,
 ) -> Result<Reply<'h>, Error> {
-    // CONNECT is for proxies; this is an origin server. WebDAV's locks are not served yet.
-    if matches!(
-        head.method,
-        Method::Other | Method::Connect | Method::Lock | Method::Unlock
-    ) {
+    // CONNECT is for proxies; this is an origin server.
+    if matches!(head.method, Method::Other | Method::Connect) {
         return Err(Error::MethodNotImplemented);
     }
     let route = route?;
@@ -325,6 +322,20 @@ fn files<'h>(
     allow: &'static str,
 ) -> Result<Reply<'h>, Error> {
     let (config, root) = (&app.config, app.root.as_ref());
+    let writes = !matches!(
+        head.method,
+        Method::Get | Method::Head | Method::Options | Method::Propfind
+    );
+    // A fragment is never part of a request target (RFC 9112 §3.2); a write must not land on
+    // what the target means without it.
+    if writes && head.target().contains(&b'#') {
+        return Err(Error::BadRequest("a request target carries no fragment"));
+    }
+    if let (true, Some(root)) = (writes && !config.read_only, root) {
+        if let Some(refused) = lockmethods::check_write(&app.locks, root, head, path)? {
+            return Ok(Reply::Answer(refused));
+        }
+    }
     let answer = match head.method {
         Method::Get | Method::Head => {
             file_handlers::get(config, root, viewer, head, path).map(with_store_headers)
@@ -332,14 +343,24 @@ fn files<'h>(
         Method::Post => return file_handlers::post(config, root, path, cx.body_len),
         Method::Put => return file_handlers::put(config, root, head, path, cx.body_len),
         Method::Delete => file_handlers::delete(config, root, head, path).map(with_store_headers),
-        Method::Propfind => return propfind::propfind(config, root, cx, head, path),
+        Method::Propfind => return propfind::propfind(config, root, &app.locks, cx, head, path),
         Method::Proppatch => return proppatch::proppatch(config, root, cx, path),
         Method::Mkcol => methods::mkcol(config, root, cx, path, allow),
         Method::Copy => methods::copy_or_move(config, root, head, path, false),
         Method::Move => methods::copy_or_move(config, root, head, path, true),
+        Method::Lock => return lockmethods::lock(config, root, &app.locks, cx, head, path),
+        Method::Unlock => lockmethods::unlock(config, root, &app.locks, head, path),
         // Refused by the Allow check.
         _ => Err(Error::MethodNotAllowed(allow)),
     };
+    // A resource deleted or moved away loses its locks (RFC 4918 §7.7, §9.9.1).
+    if let (Ok(resp), Method::Delete | Method::Move) = (&answer, head.method) {
+        if resp.status.0 < 300 {
+            if let Ok(p) = crate::app::store::paths::parse_file_path(path) {
+                app.locks.drop_under(&p.parts);
+            }
+        }
+    }
     answer.map(Reply::Answer)
 }
 

@@ -141,6 +141,8 @@ impl Status {
     pub const EXPECTATION_FAILED: Status = Status(417);
     pub const MISDIRECTED_REQUEST: Status = Status(421);
     pub const UNSUPPORTED_MEDIA_TYPE: Status = Status(415);
+    /// A write to a resource locked by a lock whose token was not presented (RFC 4918 §11.3).
+    pub const LOCKED: Status = Status(423);
     /// A property not changed because another in the same PROPPATCH failed (RFC 4918 §11.4).
     pub const FAILED_DEPENDENCY: Status = Status(424);
     pub const TOO_MANY_REQUESTS: Status = Status(429);
@@ -179,6 +181,7 @@ impl Status {
             416 => "Range Not Satisfiable",
             417 => "Expectation Failed",
             421 => "Misdirected Request",
+            423 => "Locked",
             424 => "Failed Dependency",
             429 => "Too Many Requests",
             431 => "Request Header Fields Too Large",

@@ -26,8 +26,8 @@ use crate::http::Status;
 use std::fs;
 use std::io;
 
-/// What `OPTIONS` says of WebDAV: class 1 (no locks).
-pub const DAV_CLASSES: &str = "1";
+/// What `OPTIONS` says of WebDAV: classes 1 and 2 (locks).
+pub const DAV_CLASSES: &str = "1, 2";
 
 /// Adds the fields that tell a client this is a WebDAV server (`MS-Author-Via` is what
 /// Windows looks for).
@@ -88,7 +88,7 @@ pub fn mkcol(
 ///
 /// # Errors
 /// 400 for a malformed header, 502 for another server, 403 for a path outside `/files/`.
-fn destination(head: &Head) -> Result<Result<FilePath, Response<'static>>, Error> {
+pub fn destination(head: &Head) -> Result<Result<FilePath, Response<'static>>, Error> {
     let dest = parse_destination(head.headers.get("destination"), head.headers.get("host"))
         .map_err(Error::BadRequest)?;
     let raw = match dest {

@@ -15,6 +15,7 @@ use super::answer::xml as xml_answer;
 use super::answer::{condition, XML_TYPE};
 use super::dead;
 use super::headers::{parse_depth, Depth};
+use super::locks::LockTable;
 use super::props::{self, Request, Resource, MULTISTATUS_END, MULTISTATUS_START};
 use super::xml::{Element, Reader, DAV, MAX_XML_BYTES};
 use crate::app::file_handlers::directory;
@@ -30,11 +31,13 @@ use crate::http::handler::{BodySink, Context, Reply};
 use crate::http::parse::Head;
 use crate::http::response::{BlockStream, Body, Response};
 use crate::http::Status;
+use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Responses written per block of a folder's multistatus (a few hundred bytes each).
@@ -57,6 +60,7 @@ fn finite_depth(head: &Head) -> Result<Result<Depth, Response<'static>>, Error> 
 pub fn propfind(
     config: &StoreConfig,
     root: Option<&Root>,
+    locks: &Arc<LockTable>,
     cx: &Context,
     head: &Head,
     raw: &[u8],
@@ -72,6 +76,7 @@ pub fn propfind(
         return Err(Error::NotFound);
     }
     let target = Target {
+        locks: Arc::clone(locks),
         root: root.clone(),
         show_hidden: config.show_hidden,
         path,
@@ -93,6 +98,7 @@ pub fn propfind(
 
 /// What a PROPFIND is about, found before its body is read.
 struct Target {
+    locks: Arc<LockTable>,
     root: Root,
     show_hidden: bool,
     path: FilePath,
@@ -124,6 +130,15 @@ impl BodySink for PropfindBody {
     }
 }
 
+/// The locks that apply to `parts`, as `DAV:activelock` elements.
+fn activelocks(locks: &LockTable, parts: &[OsString]) -> Vec<Element> {
+    locks
+        .affecting(parts, false)
+        .iter()
+        .map(|l| l.activelock())
+        .collect()
+}
+
 /// Whether answering `request` needs the dead properties.
 fn wants_dead(request: &Request) -> bool {
     match request {
@@ -144,6 +159,8 @@ struct Found {
     etag: Option<String>,
     content_type: Option<&'static str>,
     dead: Vec<Element>,
+    /// Its active locks, as `DAV:activelock` elements.
+    locks: Vec<Element>,
 }
 
 impl Found {
@@ -158,7 +175,7 @@ impl Found {
             etag: self.etag.as_deref(),
             content_type: self.content_type,
             dead: &self.dead,
-            locks: &[],
+            locks: &self.locks,
         };
         props::write_response(out, &r, request);
     }
@@ -177,6 +194,7 @@ impl Found {
             etag: Some(v.etag),
             content_type: Some(mime::file_type(name).content_type),
             dead: Vec::new(),
+            locks: Vec::new(),
         }
     }
 
@@ -192,6 +210,7 @@ impl Found {
             etag: None,
             content_type: None,
             dead: Vec::new(),
+            locks: Vec::new(),
         }
     }
 }
@@ -200,10 +219,12 @@ impl Target {
     fn answer(self, request: &Request) -> Result<Response<'static>, Error> {
         let name = self.path.name().map(|n| n.as_bytes()).unwrap_or_default();
         let dead = wants_dead(request);
+        let locks = activelocks(&self.locks, &self.path.parts);
         match self.resolved {
             Resolved::File { file, meta } => {
                 let modified = meta.modified().unwrap_or(UNIX_EPOCH);
                 let mut found = Found::file(self.path.url(false), name, meta.len(), modified);
+                found.locks = locks;
                 if dead {
                     found.dead = dead::read_all(file.as_fd()).map_err(fsroot::fs_error)?;
                 }
@@ -217,6 +238,7 @@ impl Target {
                 let base = self.path.url(true);
                 let mut found =
                     Found::dir(base.clone(), name, meta.modified().unwrap_or(UNIX_EPOCH));
+                found.locks = locks;
                 if dead {
                     found.dead = dead::read_all(dir.as_fd()).map_err(fsroot::fs_error)?;
                 }
@@ -229,6 +251,8 @@ impl Target {
                 let listing =
                     listing::read(&dir, &self.root, self.show_hidden, MAX_LISTING_ENTRIES)?;
                 let stream = Multistatus {
+                    locks: self.locks,
+                    parts: self.path.parts,
                     dir,
                     base,
                     request: request.clone(),
@@ -251,6 +275,9 @@ impl Target {
 /// A folder's multistatus, made block by block as it is sent: first the start and the folder's
 /// own response, then [`ENTRIES_PER_BLOCK`] entries a block, then the end.
 struct Multistatus {
+    locks: Arc<LockTable>,
+    /// The folder's path.
+    parts: Vec<OsString>,
     dir: OpenDir,
     base: String,
     request: Request,
@@ -294,6 +321,11 @@ impl Multistatus {
         } else {
             Found::file(href, &e.name, e.size, e.modified)
         };
+        if !self.locks.is_empty() {
+            let mut parts = self.parts.clone();
+            parts.push(OsString::from(std::ffi::OsStr::from_bytes(&e.name)));
+            found.locks = activelocks(&self.locks, &parts);
+        }
         if self.dead {
             let opened = OpenOptions::new()
                 .read(true)

@@ -27,9 +27,6 @@ pub const LIVE: &[&str] = &[
     "lockdiscovery",
 ];
 
-/// Whether `LOCK` is served: `supportedlock` offers locks only then.
-pub const LOCKS_SERVED: bool = false;
-
 /// What a `PROPFIND` asks for (RFC 4918 §9.1): no body means `allprop`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
@@ -199,8 +196,6 @@ fn write_live(out: &mut String, r: &Resource<'_>, name: &str) {
             escape_into(r.display_name, out);
             out.push_str("</D:displayname>");
         }
-        // No lock is offered until LOCK is served: an empty list (RFC 4918 §15.10).
-        "supportedlock" if !LOCKS_SERVED => out.push_str("<D:supportedlock/>"),
         "supportedlock" => out.push_str(
             "<D:supportedlock>\
              <D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>\
