@@ -66,3 +66,42 @@ pub fn failures(base: &FilePath, failures: &[Failure]) -> Response<'static> {
     out.push_str(MULTISTATUS_END);
     xml(Status::MULTI_STATUS, out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::dav::xml::{parse, DAV};
+    use crate::http::error::Error;
+    use std::path::PathBuf;
+
+    #[test]
+    fn names_each_entry_a_removal_left() {
+        let base = FilePath {
+            parts: vec!["a b".into()],
+            is_dir: true,
+        };
+        let left = [
+            Failure {
+                path: PathBuf::from("in/x&y"),
+                is_dir: false,
+                error: Error::Forbidden("permission denied"),
+            },
+            Failure {
+                path: PathBuf::from("sub"),
+                is_dir: true,
+                error: Error::Forbidden("the folder is nested too deeply"),
+            },
+        ];
+        let r = failures(&base, &left);
+        assert_eq!(r.status, Status::MULTI_STATUS);
+        let body = parse(r.body.in_memory().unwrap()).unwrap();
+        let hrefs: Vec<_> = body
+            .children
+            .iter()
+            .map(|c| c.child(DAV, "href").unwrap().text.clone())
+            .collect();
+        assert_eq!(hrefs, ["/files/a%20b/in/x%26y", "/files/a%20b/sub/"]);
+        let status = &body.children[0].child(DAV, "status").unwrap().text;
+        assert_eq!(status, "HTTP/1.1 403 Forbidden");
+    }
+}

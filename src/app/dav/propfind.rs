@@ -378,9 +378,7 @@ pub fn propfind_root(
             let modified = std::fs::metadata(root.path())
                 .and_then(|m| m.modified())
                 .unwrap_or(UNIX_EPOCH);
-            let mut href = String::from("/files/");
-            push_url_component(&mut href, b"");
-            Found::dir(href, b"files", modified).write(&mut out, &request);
+            Found::dir("/files/".into(), b"files", modified).write(&mut out, &request);
         }
     }
     out.push_str(MULTISTATUS_END);
