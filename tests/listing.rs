@@ -230,7 +230,7 @@ fn a_read_only_listing_says_so_and_writes_are_refused() {
     plant(&srv, "f", b"x");
     let r = accept(&srv, "/files/", BROWSER);
     assert!(r.text().contains("data-can-write=\"false\""));
-    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS, PROPFIND"));
     let r = srv.request(b"PUT /files/g HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\ng");
     assert_eq!(r.status, 403);
     let r = srv.request(b"DELETE /files/f HTTP/1.1\r\nHost: localhost\r\n\r\n");
@@ -238,7 +238,12 @@ fn a_read_only_listing_says_so_and_writes_are_refused() {
     let writable = server();
     let r = accept(&writable, "/files/", BROWSER);
     assert!(r.text().contains("data-can-write=\"true\""));
-    assert_eq!(r.header("allow"), Some("GET, HEAD, PUT, DELETE, OPTIONS"));
+    assert_eq!(
+        r.header("allow"),
+        Some(
+            "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK"
+        )
+    );
 }
 
 #[test]
@@ -258,11 +263,11 @@ fn read_only_refuses_every_write_with_403_and_its_reason() {
     assert_eq!(std::fs::read(srv.file("f")).unwrap(), b"x");
     assert!(!srv.file("new").exists() && !srv.file("dir").exists());
     let r = srv.request(b"OPTIONS /files/f HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS, PROPFIND"));
     // A method no route takes is still 405, with the read-only Allow.
     let r = srv.request(b"PATCH /files/f HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.status, 405);
-    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS, PROPFIND"));
     assert_eq!(
         srv.request(b"GET /files/f HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .body,

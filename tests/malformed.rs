@@ -153,7 +153,7 @@ fn answers_methods() {
     assert_eq!(r.status, 200);
     assert_eq!(
         r.header("allow"),
-        Some("GET, HEAD, POST, PUT, DELETE, OPTIONS")
+        Some("GET, HEAD, POST, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK")
     );
     let r = srv.request(b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert_eq!(r.status, 200);

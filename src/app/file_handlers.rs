@@ -2,9 +2,9 @@
 //! file, PUT of a folder (a path ending in `/` with an empty body), and DELETE. Each checks the
 //! path (`paths.rs`), the preconditions, and calls the store.
 //!
-//! Creating a folder over HTTP is `PUT /files/a/b/` with an empty body, not WebDAV's MKCOL: the
-//! trailing slash already means "a folder" everywhere else here (GET lists it, DELETE removes
-//! it), PUT needs no new method in the parser, and any HTTP client can send it.
+//! Creating a folder over HTTP is `PUT /files/a/b/` with an empty body (WebDAV clients use
+//! MKCOL, `dav/methods.rs`): the trailing slash already means "a folder" everywhere else here
+//! (GET lists it, DELETE removes it), and any HTTP client can send it.
 //!
 //! Out of scope: routing (`router.rs`), the file system (`fsroot.rs`, `store.rs`).
 
@@ -25,10 +25,11 @@ use crate::http::Status;
 use std::path::Path;
 
 /// The Allow value of a folder, which takes no POST.
-pub const ALLOW_DIR: &str = "GET, HEAD, PUT, DELETE, OPTIONS";
+pub const ALLOW_DIR: &str =
+    "GET, HEAD, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK";
 
 /// The configured directory, or the answer for a server started without one.
-fn directory<'r>(
+pub fn directory<'r>(
     config: &StoreConfig,
     root: Option<&'r Root>,
     writing: bool,
@@ -202,10 +203,11 @@ fn absorb(config: &StoreConfig, upload: Upload, status: fn(bool) -> Status) -> R
     }
 }
 
-/// `DELETE /files/{path}`: removes a file, a link or an empty folder; 204.
+/// `DELETE /files/{path}`: removes a file, a link, or a folder with everything in it (RFC 4918
+/// §9.6.1); 204, or 207 naming each entry inside the folder that could not be removed.
 ///
 /// # Errors
-/// 404 when absent, 409 for a folder that is not empty, 403 or 412.
+/// 404 when absent, 403 or 412.
 pub fn delete(
     config: &StoreConfig,
     root: Option<&Root>,
@@ -215,7 +217,10 @@ pub fn delete(
     let root = directory(config, root, true)?;
     let path = parse_file_path(raw)?;
     check_write_preconditions(root, &path, head)?;
-    writes::delete(root, &path)?;
+    let failures = writes::delete(root, &path)?;
+    if !failures.is_empty() {
+        return Ok(crate::app::dav::answer::failures(&path, &failures));
+    }
     Ok(Response::new(Status::NO_CONTENT).body(Body::Empty))
 }
 
@@ -224,7 +229,7 @@ pub fn delete(
 /// # Errors
 /// Whatever stops the look other than absence: a file that cannot be read (403), or one that
 /// kept being replaced (503). Never "absent" for a file that is there.
-fn current_validators(root: &Root, path: &FilePath) -> Result<Option<Validators>, Error> {
+pub fn current_validators(root: &Root, path: &FilePath) -> Result<Option<Validators>, Error> {
     match fsroot::resolve(root, path) {
         Ok(Resolved::File { meta, .. }) => Ok(Some(files::validators(&meta))),
         Ok(Resolved::Dir(dir)) => {

@@ -35,6 +35,8 @@ pub struct App {
     pub access: Access,
     /// `--directory`, opened; `None` without one.
     pub root: Option<fsroot::Root>,
+    /// WebDAV's write locks, held by this process.
+    pub locks: std::sync::Arc<dav::locks::LockTable>,
 }
 
 impl App {
@@ -54,6 +56,7 @@ impl App {
             config: config.store(),
             access: Access::new(&config.access())?,
             root,
+            locks: std::sync::Arc::new(dav::locks::LockTable::new()),
         })
     }
 }

@@ -1,10 +1,12 @@
 //! Picks the handler for a request: reduces the target to a path (origin-form, absolute-form or
 //! `*`), drops the query, matches the path, and checks the method. Gives 404 for unknown paths,
 //! 405 with `Allow` for a known method on a route that does not take it, 501 for unknown
-//! methods, and answers OPTIONS itself.
+//! methods, checks WebDAV's locks and `If` header before any write under `/files/`, and answers
+//! OPTIONS itself (with `DAV` on `/files/`, `/` and `*`).
 //!
 //! Out of scope: what each route does (`handlers.rs`).
 
+use crate::app::dav::{lockmethods, methods, propfind, proppatch};
 use crate::app::file_handlers::{self, with_store_headers, ALLOW_DIR};
 use crate::app::handlers;
 use crate::app::negotiate::encoding;
@@ -22,7 +24,13 @@ use crate::http::uri::is_valid_percent_encoding;
 use crate::http::{Method, Status};
 
 const ALLOW_READ_ONLY: &str = "GET, HEAD, OPTIONS";
-const ALLOW_FILES: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
+/// A file: HTTP's methods and WebDAV's (class 1).
+const ALLOW_FILES: &str =
+    "GET, HEAD, POST, PUT, DELETE, OPTIONS, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK";
+/// `/files/` itself, which cannot be replaced, moved or removed, and `/` under --read-only.
+const ALLOW_FILES_ROOT: &str = "GET, HEAD, OPTIONS, PROPFIND, PROPPATCH, LOCK, UNLOCK";
+/// What a WebDAV client may do with `/files/...` under --read-only, and with `/`.
+const ALLOW_DAV_READ: &str = "GET, HEAD, OPTIONS, PROPFIND";
 
 /// The routes this server has.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,12 +58,27 @@ impl Route<'_> {
     fn allow(&self) -> &'static str {
         match self {
             // The root folder cannot be replaced or removed.
-            Route::File(b"") => ALLOW_READ_ONLY,
+            Route::File(b"") => ALLOW_FILES_ROOT,
             Route::File(path) if path.ends_with(b"/") => ALLOW_DIR,
             Route::File(_) => ALLOW_FILES,
             Route::Server => ALLOW_FILES,
+            // PROPFIND at `/` leads a WebDAV client to `/files/`.
+            Route::Root => ALLOW_DAV_READ,
             _ => ALLOW_READ_ONLY,
         }
+    }
+
+    /// What the route takes under --read-only.
+    fn allow_read_only(&self) -> &'static str {
+        match self {
+            Route::File(_) | Route::Server | Route::Root => ALLOW_DAV_READ,
+            _ => ALLOW_READ_ONLY,
+        }
+    }
+
+    /// Whether OPTIONS here says that this is a WebDAV server.
+    fn is_dav(&self) -> bool {
+        matches!(self, Route::File(_) | Route::Server | Route::Root)
     }
 }
 
@@ -185,7 +208,18 @@ pub fn respond<'h>(
         }
         _ => {}
     }
-    let write = matches!(head.method, Method::Put | Method::Post | Method::Delete);
+    let write = matches!(
+        head.method,
+        Method::Put
+            | Method::Post
+            | Method::Delete
+            | Method::Proppatch
+            | Method::Mkcol
+            | Method::Copy
+            | Method::Move
+            | Method::Lock
+            | Method::Unlock
+    );
     let checked = app.access.check(cx.peer.ip(), head, write);
     who.client = checked.client;
     who.user = checked.user;
@@ -217,8 +251,8 @@ pub fn dispatch<'h>(
     head: &'h Head,
     route: Result<Route<'h>, Error>,
 ) -> Result<Reply<'h>, Error> {
-    // CONNECT is for proxies; this is an origin server. WebDAV's methods are not served yet.
-    if matches!(head.method, Method::Other | Method::Connect) || head.method.is_webdav() {
+    // CONNECT is for proxies; this is an origin server.
+    if matches!(head.method, Method::Other | Method::Connect) {
         return Err(Error::MethodNotImplemented);
     }
     let route = route?;
@@ -230,11 +264,18 @@ pub fn dispatch<'h>(
     }
     let allow = check_method(&route, head.method, app.config.read_only)?;
     if head.method == Method::Options {
-        return Ok(Reply::Answer(
-            Response::new(Status::OK).header("Allow", allow),
-        ));
+        let resp = Response::new(Status::OK).header("Allow", allow);
+        let resp = if route.is_dav() {
+            methods::with_dav_headers(resp)
+        } else {
+            resp
+        };
+        return Ok(Reply::Answer(resp));
     }
     let answer = match route {
+        Route::Root if head.method == Method::Propfind => {
+            propfind::propfind_root(&app.config, app.root.as_ref(), head)?
+        }
         Route::Root => handlers::root(&app.config, head),
         Route::Asset(name, query) => assets::serve(name, query, head)?,
         Route::Echo(text) => negotiated(handlers::echo(text)?, head)?,
@@ -257,7 +298,11 @@ pub fn dispatch<'h>(
 /// 403 for a write under --read-only, 405 for a method the route does not take.
 fn check_method(route: &Route<'_>, method: Method, read_only: bool) -> Result<&'static str, Error> {
     let writable = route.allow();
-    let allow = if read_only { ALLOW_READ_ONLY } else { writable };
+    let allow = if read_only {
+        route.allow_read_only()
+    } else {
+        writable
+    };
     let takes = |list: &str| list.split(", ").any(|m| m == method.as_str());
     if takes(allow) {
         Ok(allow)
@@ -278,6 +323,20 @@ fn files<'h>(
     allow: &'static str,
 ) -> Result<Reply<'h>, Error> {
     let (config, root) = (&app.config, app.root.as_ref());
+    let writes = !matches!(
+        head.method,
+        Method::Get | Method::Head | Method::Options | Method::Propfind
+    );
+    // A fragment is never part of a request target (RFC 9112 §3.2); a write must not land on
+    // what the target means without it.
+    if writes && head.target().contains(&b'#') {
+        return Err(Error::BadRequest("a request target carries no fragment"));
+    }
+    if let (true, Some(root)) = (writes && !config.read_only, root) {
+        if let Some(refused) = lockmethods::check_write(&app.locks, root, head, path)? {
+            return Ok(Reply::Answer(refused));
+        }
+    }
     let answer = match head.method {
         Method::Get | Method::Head => {
             file_handlers::get(config, root, viewer, head, path).map(with_store_headers)
@@ -285,9 +344,24 @@ fn files<'h>(
         Method::Post => return file_handlers::post(config, root, path, cx.body_len),
         Method::Put => return file_handlers::put(config, root, head, path, cx.body_len),
         Method::Delete => file_handlers::delete(config, root, head, path).map(with_store_headers),
+        Method::Propfind => return propfind::propfind(config, root, &app.locks, cx, head, path),
+        Method::Proppatch => return proppatch::proppatch(config, root, cx, path),
+        Method::Mkcol => methods::mkcol(config, root, cx, path, allow),
+        Method::Copy => methods::copy_or_move(config, root, head, path, false),
+        Method::Move => methods::copy_or_move(config, root, head, path, true),
+        Method::Lock => return lockmethods::lock(config, root, &app.locks, cx, head, path),
+        Method::Unlock => lockmethods::unlock(config, root, &app.locks, head, path),
         // Refused by the Allow check.
         _ => Err(Error::MethodNotAllowed(allow)),
     };
+    // A resource deleted or moved away loses its locks (RFC 4918 §7.7, §9.9.1).
+    if let (Ok(resp), Method::Delete | Method::Move) = (&answer, head.method) {
+        if resp.status.0 < 300 {
+            if let Ok(p) = crate::app::store::paths::parse_file_path(path) {
+                app.locks.drop_under(&p.parts);
+            }
+        }
+    }
     answer.map(Reply::Answer)
 }
 

@@ -121,6 +121,8 @@ impl Status {
     pub const CREATED: Status = Status(201);
     pub const NO_CONTENT: Status = Status(204);
     pub const PARTIAL_CONTENT: Status = Status(206);
+    /// WebDAV's answer about several resources or properties (RFC 4918 §13).
+    pub const MULTI_STATUS: Status = Status(207);
     pub const MOVED_PERMANENTLY: Status = Status(301);
     pub const SEE_OTHER: Status = Status(303);
     pub const NOT_MODIFIED: Status = Status(304);
@@ -138,10 +140,16 @@ impl Status {
     pub const RANGE_NOT_SATISFIABLE: Status = Status(416);
     pub const EXPECTATION_FAILED: Status = Status(417);
     pub const MISDIRECTED_REQUEST: Status = Status(421);
+    pub const UNSUPPORTED_MEDIA_TYPE: Status = Status(415);
+    /// A write to a resource locked by a lock whose token was not presented (RFC 4918 §11.3).
+    pub const LOCKED: Status = Status(423);
+    /// A property not changed because another in the same PROPPATCH failed (RFC 4918 §11.4).
+    pub const FAILED_DEPENDENCY: Status = Status(424);
     pub const TOO_MANY_REQUESTS: Status = Status(429);
     pub const HEADER_FIELDS_TOO_LARGE: Status = Status(431);
     pub const INTERNAL_SERVER_ERROR: Status = Status(500);
     pub const NOT_IMPLEMENTED: Status = Status(501);
+    pub const BAD_GATEWAY: Status = Status(502);
     pub const SERVICE_UNAVAILABLE: Status = Status(503);
     pub const VERSION_NOT_SUPPORTED: Status = Status(505);
     pub const INSUFFICIENT_STORAGE: Status = Status(507);
@@ -154,6 +162,7 @@ impl Status {
             201 => "Created",
             204 => "No Content",
             206 => "Partial Content",
+            207 => "Multi-Status",
             301 => "Moved Permanently",
             303 => "See Other",
             304 => "Not Modified",
@@ -168,13 +177,17 @@ impl Status {
             412 => "Precondition Failed",
             413 => "Content Too Large",
             414 => "URI Too Long",
+            415 => "Unsupported Media Type",
             416 => "Range Not Satisfiable",
             417 => "Expectation Failed",
             421 => "Misdirected Request",
+            423 => "Locked",
+            424 => "Failed Dependency",
             429 => "Too Many Requests",
             431 => "Request Header Fields Too Large",
             500 => "Internal Server Error",
             501 => "Not Implemented",
+            502 => "Bad Gateway",
             503 => "Service Unavailable",
             505 => "HTTP Version Not Supported",
             507 => "Insufficient Storage",

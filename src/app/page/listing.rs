@@ -531,9 +531,9 @@ pub fn list(
         .header(
             "Allow",
             if can_write {
-                "GET, HEAD, PUT, DELETE, OPTIONS"
+                crate::app::file_handlers::ALLOW_DIR
             } else {
-                "GET, HEAD, OPTIONS"
+                "GET, HEAD, OPTIONS, PROPFIND"
             },
         );
     if format == render::Format::Html {

@@ -8,6 +8,7 @@
 
 use crate::app::store::fsroot::{fs_error, open_parent, open_parent_noting, OpenDir, Root};
 use crate::app::store::paths::FilePath;
+use crate::app::store::tree::{self, Failure};
 use crate::app::store::uploads::{self, TempFile};
 use crate::http::error::Error;
 use crate::http::parse::Head;
@@ -37,7 +38,7 @@ pub enum Landing {
 pub type Recheck = Box<dyn Fn(&Head) -> Result<(), Error> + Send>;
 
 /// Splits a path into its parent components and its last one.
-fn split(path: &FilePath) -> Result<(&[std::ffi::OsString], &OsStr), Error> {
+pub fn split(path: &FilePath) -> Result<(&[std::ffi::OsString], &OsStr), Error> {
     match path.parts.split_last() {
         Some((name, parents)) => Ok((parents, name.as_os_str())),
         // The root itself: the router never sends it here.
@@ -281,23 +282,23 @@ pub fn make_dir(root: &Root, path: &FilePath) -> Result<bool, Error> {
     }
 }
 
-/// Removes the file, link or empty folder `path` names (a link is removed, not followed). A
-/// path written as a folder (`a/`) must name one.
+/// Removes the file, link or folder `path` names, a folder with everything in it (RFC 4918
+/// §9.6.1; a link is removed, not followed). A path written as a folder (`a/`) must name one.
+/// Returns what could not be removed inside a folder (empty: all of it went).
 ///
 /// # Errors
-/// 404 when absent, 409 for a folder that is not empty, 403 when not allowed.
-pub fn delete(root: &Root, path: &FilePath) -> Result<(), Error> {
+/// 404 when absent, 403 when not allowed.
+pub fn delete(root: &Root, path: &FilePath) -> Result<Vec<Failure>, Error> {
     let (parents, name) = split(path)?;
     let dir = open_parent(root, parents, false)?;
     let target = dir.child(name);
     let meta = fs::symlink_metadata(&target).map_err(fs_error)?;
     if meta.is_dir() {
-        fs::remove_dir(&target).map_err(fs_error)?;
+        return tree::remove_dir_all(&dir, name);
     } else if path.is_dir {
         return Err(Error::NotFound);
-    } else {
-        fs::remove_file(&target).map_err(fs_error)?;
     }
+    fs::remove_file(&target).map_err(fs_error)?;
     dir.sync();
-    Ok(())
+    Ok(Vec::new())
 }
