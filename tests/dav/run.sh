@@ -6,7 +6,7 @@
 #   tests/dav/run.sh            # builds target/debug/http-server first
 #   SERVER=path/to/http-server tests/dav/run.sh
 #
-# Not run by .ci/run (yet).
+# Run by .ci/run.
 set -eu
 
 CLAIMED="basic copymove props locks http"
