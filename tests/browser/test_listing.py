@@ -75,6 +75,9 @@ class Watch:
 
     def __init__(self, page, allowed=()):
         self.problems = []
+        # What confirms asked, and the answer the next prompt gets (None: a prompt is a problem).
+        self.asked = []
+        self.answer = None
         self.allowed = [re.compile(a) for a in allowed]
         page.on("console", self.on_console)
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
@@ -90,7 +93,11 @@ class Watch:
 
     def on_dialog(self, dialog):
         if dialog.type == "confirm":
+            self.asked.append(dialog.message)
             dialog.accept()
+        elif dialog.type == "prompt" and self.answer is not None:
+            self.asked.append(dialog.message)
+            dialog.accept(self.answer)
         else:
             # An alert would mean a name ran as script.
             self.problems.append(f"unexpected {dialog.type}: {dialog.message}")
@@ -225,22 +232,49 @@ def test_deletes_a_file_and_shows_the_servers_error_text(ctx, srv):
     row(page, "gone.txt").get_by_role("button", name="Delete gone.txt").click()
     expect(row(page, "gone.txt")).to_have_count(0, timeout=TIMEOUT_MS)
     assert not (srv.dir / "gone.txt").exists()
-    # A folder with something in it: the page says how much before it asks, and asks nothing.
+    # A folder with something in it: the page says how much before it asks, then it all goes.
     row(page, "keep").get_by_role("button", name="Delete keep").click()
-    expect(page.locator("#error")).to_be_visible()
-    expect(page.locator("#error")).to_contain_text("holds 1 entry: delete them first")
-    assert (srv.dir / "keep" / "inside.txt").exists()
-    # An empty one goes.
+    expect(row(page, "keep")).to_have_count(0, timeout=TIMEOUT_MS)
+    assert watch.asked[-1] == "Delete the folder \u201ckeep\u201d and the 1 entry in it?", watch.asked
+    assert not (srv.dir / "keep").exists()
+    # An empty one is asked about plainly.
     row(page, "empty").get_by_role("button", name="Delete empty").click()
     expect(row(page, "empty")).to_have_count(0, timeout=TIMEOUT_MS)
+    assert watch.asked[-1] == "Delete \u201cempty\u201d?", watch.asked
     assert not (srv.dir / "empty").exists()
-    # One that fills up between the look and the delete: the server's own text.
-    page.route("**/files/locked/", lambda route: route.fulfill(status=200, body="[]",
-               headers={"Content-Type": "application/json"})
-               if route.request.method == "GET" else route.continue_())
+    # The server's own words when it refuses (a read-only server, say): here a 409 made up.
+    page.route("**/files/locked/", lambda route: route.fulfill(
+        status=409, body="conflict: made up for the test\n") if route.request.method == "DELETE"
+        else route.continue_())
     row(page, "locked").get_by_role("button", name="Delete locked").click()
-    expect(page.locator("#error")).to_contain_text("conflict: the folder is not empty")
+    expect(page.locator("#error")).to_contain_text("conflict: made up for the test")
     assert (srv.dir / "locked" / "x").exists()
+    watch.check()
+
+
+def test_renames_and_moves_with_move(ctx, srv):
+    (srv.dir / "a.txt").write_text("a")
+    (srv.dir / "taken.txt").write_text("t")
+    (srv.dir / "sub").mkdir()
+    page = ctx.new_page()
+    watch = Watch(page, allowed=[r"status of 412"])
+    page.goto(srv.base + "/files/")
+    expect(page.locator("#mount")).to_have_text(
+        "Mount these files as a drive (WebDAV): " + srv.base + "/files/")
+    watch.answer = "b c.txt"
+    row(page, "a.txt").get_by_role("button", name="Rename a.txt").click()
+    expect(row(page, "b c.txt")).to_have_count(1, timeout=TIMEOUT_MS)
+    assert (srv.dir / "b c.txt").read_text() == "a" and not (srv.dir / "a.txt").exists()
+    # Never over something that is there.
+    watch.answer = "taken.txt"
+    row(page, "b c.txt").get_by_role("button", name="Rename b c.txt").click()
+    expect(page.locator("#error")).to_contain_text("something has that name already")
+    assert (srv.dir / "taken.txt").read_text() == "t"
+    # Into a folder.
+    watch.answer = "sub/moved.txt"
+    row(page, "b c.txt").get_by_role("button", name="Rename b c.txt").click()
+    expect(row(page, "b c.txt")).to_have_count(0, timeout=TIMEOUT_MS)
+    assert (srv.dir / "sub" / "moved.txt").read_text() == "a"
     watch.check()
 
 
@@ -301,12 +335,12 @@ def test_sorts_by_column(ctx, srv):
     watch = Watch(page)
     page.goto(srv.base + "/files/")
     assert names_in_table(page) == ["dir", "a-large", "b-small", "c-mid"]
-    page.get_by_role("button", name="Size").click()
+    page.locator("th[data-key=size] button").click()
     assert names_in_table(page) == ["dir", "b-small", "c-mid", "a-large"]
     expect(page.locator("th[data-key=size]")).to_have_attribute("aria-sort", "ascending")
-    page.get_by_role("button", name="Size").click()
+    page.locator("th[data-key=size] button").click()
     assert names_in_table(page) == ["dir", "a-large", "c-mid", "b-small"]
-    page.get_by_role("button", name="Name").click()
+    page.locator("th[data-key=name] button").click()
     assert names_in_table(page) == ["dir", "a-large", "b-small", "c-mid"]
     watch.check()
 
@@ -500,7 +534,7 @@ def test_on_a_phone_the_actions_hide_behind_one_button(browser):
         expect(notes.get_by_role("link", name="Download notes.txt")).to_be_hidden()
         notes.get_by_label("Actions for notes.txt").click()
         items = notes.locator(".items > *")
-        expect(items).to_have_count(2)
+        expect(items).to_have_count(3)
         expect(items.first).to_have_text("Download")
         expect(items.last).to_have_text("Delete")
         expect(notes.get_by_role("button", name="Delete notes.txt")).to_be_visible()
@@ -624,6 +658,7 @@ TESTS = [
     test_a_missing_file_shows_a_page_with_a_way_back,
     test_an_upload_can_be_cancelled_and_leaves_nothing,
     test_searches_without_reloading_and_downloads_the_folder,
+    test_renames_and_moves_with_move,
 ]
 
 

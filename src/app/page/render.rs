@@ -347,6 +347,9 @@ fn push_actions(out: &mut String, url: &str, name: &str, is_dir: bool) {
         out.push_str(name);
         out.push_str("\">Download</a>");
     }
+    out.push_str("<button type=\"button\" class=\"rename write\" aria-label=\"Rename ");
+    out.push_str(name);
+    out.push_str("\">Rename</button>");
     out.push_str("<button type=\"button\" class=\"delete write\" data-url=\"");
     out.push_str(url);
     out.push_str("\" data-name=\"");
@@ -527,7 +530,8 @@ mod tests {
         }
         let _ = write!(
             out,
-            "<button type=\"button\" class=\"delete write\" data-url=\"{url}\" \
+            "<button type=\"button\" class=\"rename write\" aria-label=\"Rename {name}\">Rename</button>\
+             <button type=\"button\" class=\"delete write\" data-url=\"{url}\" \
              data-name=\"{name}\" aria-label=\"Delete {name}\">Delete</button></span></details></td></tr>"
         );
     }

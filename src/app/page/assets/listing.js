@@ -368,16 +368,16 @@
   async function remove(button) {
     const name = button.dataset.name;
     const row = button.closest("tr");
+    let question = "Delete \u201c" + name + "\u201d?";
     if (row && row.dataset.type === "dir") {
-      // Said before asking: the server removes only empty folders.
+      // A folder goes with everything in it: say how much before asking.
       const count = await entriesIn(button.dataset.url);
       if (count !== null && count > 0) {
-        showError("The folder \u201c" + name + "\u201d holds " + count +
-          (count === 1 ? " entry" : " entries") + ": delete them first.");
-        return;
+        question = "Delete the folder \u201c" + name + "\u201d and the " + count +
+          (count === 1 ? " entry" : " entries") + " in it?";
       }
     }
-    if (!window.confirm("Delete \u201c" + name + "\u201d?")) {
+    if (!window.confirm(question)) {
       return;
     }
     clearError();
@@ -387,6 +387,41 @@
     } else {
       showError("Could not delete \u201c" + name + "\u201d: " + reason(res.status, await res.text()));
     }
+  }
+
+  // Rename, or move within the share ("sub/new name"): WebDAV's MOVE, never over something
+  // that is there (Overwrite: F).
+  async function rename(button) {
+    const del = button.closest("tr").querySelector("button.delete");
+    const url = del.dataset.url;
+    const isDir = url.endsWith("/");
+    const path = isDir ? url.slice(0, -1) : url;
+    const parent = path.slice(0, path.lastIndexOf("/") + 1);
+    const current = decodeURIComponent(path.slice(parent.length));
+    const wanted = window.prompt("New name for \u201c" + current + "\u201d (a/b moves it into folder a):", current);
+    if (wanted === null || wanted.trim() === "" || wanted.trim() === current) {
+      return;
+    }
+    clearError();
+    const target = parent + wanted.trim().split("/").map(encodeURIComponent).join("/") + (isDir ? "/" : "");
+    const res = await fetch(url, {
+      method: "MOVE",
+      headers: { Destination: target, Overwrite: "F" },
+    });
+    if (res.status === 201 || res.status === 204) {
+      await refresh();
+    } else if (res.status === 412) {
+      showError("Could not rename \u201c" + current + "\u201d: something has that name already.");
+    } else {
+      showError("Could not rename \u201c" + current + "\u201d: " + reason(res.status, await res.text()));
+    }
+  }
+
+  // Where a WebDAV client (Finder, Explorer, GNOME Files, davfs2, rclone) mounts the share.
+  const mount = document.getElementById("mount");
+  if (mount) {
+    mount.textContent = "Mount these files as a drive (WebDAV): " + location.origin + "/files/";
+    mount.hidden = false;
   }
 
   if (canWrite) {
@@ -401,6 +436,10 @@
       const button = e.target.closest("button.delete");
       if (button) {
         remove(button);
+      }
+      const renaming = e.target.closest("button.rename");
+      if (renaming) {
+        rename(renaming);
       }
     });
 
