@@ -75,6 +75,7 @@ http {{
             create_full_put_path off;
             client_max_body_size 0;
         }}
+        location /files/big/ {{ alias {data}/big/; autoindex on; }}
     }}
 }}
 """
@@ -91,6 +92,8 @@ SCENARIOS = {
     "download 100 MiB (1 client)": (["-t1", "-c1"], "/files/100m", None),
     "upload 1 MiB (PUT)": (["-t1", "-c50"], "/files/up", "put"),
     "1000 keep-alive": (["-t1", "-c1000", "--timeout", "2s"], "/echo/abc", None),
+    # A folder of 1000 files as a browser asks for it: our page, nginx's autoindex.
+    "listing 1000 (HTML)": (["-t1", "-c50", "-H", "Accept: text/html"], "/files/big/", None),
 }
 
 # name -> (requests per second, connections, path), run with oha at that fixed rate.
@@ -252,6 +255,14 @@ def prepare(tmp, nginx_port=NGINX_PORT):
         with open(os.path.join(data, name), "wb") as f:
             f.write(os.urandom(size))
         os.chmod(os.path.join(data, name), 0o644)
+    big = os.path.join(data, "big")
+    os.makedirs(big)
+    os.chmod(big, 0o755)
+    for i in range(1000):
+        path = os.path.join(big, f"file-{i:04d}.txt")
+        with open(path, "wb") as f:
+            f.write(b"x" * (i % 5000))
+        os.chmod(path, 0o644)
     for d in ["body", "proxy", "fastcgi", "uwsgi", "scgi"]:
         os.makedirs(os.path.join(tmp, d))
         os.chmod(os.path.join(tmp, d), 0o777)
