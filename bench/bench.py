@@ -148,6 +148,15 @@ class Server:
         self.proc = None
 
     def start(self):
+        import socket
+
+        # Another server on our port (another checkout's benchmark, say) would answer in our
+        # place: refuse to start rather than measure it.
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            raise SystemExit(f"port {self.port} is already in use: not starting {self.name}")
+        except OSError:
+            pass
         self.proc = subprocess.Popen(
             ["taskset", "-c", SERVER_CPU] + self.argv,
             stdout=subprocess.DEVNULL,
@@ -155,6 +164,8 @@ class Server:
         )
         wait_port(self.port)
         time.sleep(0.2)
+        if self.proc.poll() is not None:
+            raise SystemExit(f"{self.name} exited with status {self.proc.returncode}")
 
     def pids(self):
         return self.worker_pids(self.proc.pid)
