@@ -208,18 +208,9 @@ pub fn respond<'h>(
         }
         _ => {}
     }
-    let write = matches!(
-        head.method,
-        Method::Put
-            | Method::Post
-            | Method::Delete
-            | Method::Proppatch
-            | Method::Mkcol
-            | Method::Copy
-            | Method::Move
-            | Method::Lock
-            | Method::Unlock
-    );
+    // WebDAV's methods all change something, but PROPFIND, which reads.
+    let write = matches!(head.method, Method::Put | Method::Post | Method::Delete)
+        || (head.method.is_webdav() && head.method != Method::Propfind);
     let checked = app.access.check(cx.peer.ip(), head, write);
     who.client = checked.client;
     who.user = checked.user;

@@ -229,14 +229,14 @@ struct LockBody {
 impl BodySink for LockBody {
     fn write(&mut self, data: &[u8]) -> Result<(), Error> {
         self.fed |= !data.is_empty();
-        self.reader.feed(data).map_err(|e| Error::BadRequest(e.0))
+        self.reader.feed(data).map_err(Error::from)
     }
 
     fn finish(self: Box<Self>, head: &Head) -> Result<Response<'static>, Error> {
         if !self.fed {
             return self.job.refresh(head);
         }
-        let body = self.reader.finish().map_err(|e| Error::BadRequest(e.0))?;
+        let body = self.reader.finish().map_err(Error::from)?;
         self.job.create(&body, head)
     }
 }

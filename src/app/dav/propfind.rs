@@ -116,12 +116,12 @@ struct PropfindBody {
 impl BodySink for PropfindBody {
     fn write(&mut self, data: &[u8]) -> Result<(), Error> {
         self.fed |= !data.is_empty();
-        self.reader.feed(data).map_err(|e| Error::BadRequest(e.0))
+        self.reader.feed(data).map_err(Error::from)
     }
 
     fn finish(self: Box<Self>, _head: &Head) -> Result<Response<'static>, Error> {
         let body = if self.fed {
-            Some(self.reader.finish().map_err(|e| Error::BadRequest(e.0))?)
+            Some(self.reader.finish().map_err(Error::from)?)
         } else {
             None
         };

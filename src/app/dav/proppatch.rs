@@ -84,11 +84,11 @@ struct PatchBody {
 
 impl BodySink for PatchBody {
     fn write(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.reader.feed(data).map_err(|e| Error::BadRequest(e.0))
+        self.reader.feed(data).map_err(Error::from)
     }
 
     fn finish(self: Box<Self>, _head: &Head) -> Result<Response<'static>, Error> {
-        let body = self.reader.finish().map_err(|e| Error::BadRequest(e.0))?;
+        let body = self.reader.finish().map_err(Error::from)?;
         let ops = parse_update(&body).map_err(Error::BadRequest)?;
         let fd = match &self.resolved {
             Resolved::File { file, .. } => file.as_fd(),

@@ -36,6 +36,13 @@ pub const DAV: &str = "DAV:";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XmlError(pub &'static str);
 
+impl From<XmlError> for crate::http::error::Error {
+    /// A body that is not XML this reader takes is the client's error.
+    fn from(e: XmlError) -> Self {
+        crate::http::error::Error::BadRequest(e.0)
+    }
+}
+
 /// A name in a namespace: `ns` is the URI ("" for none), `local` the name without prefix.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Name {
