@@ -229,3 +229,40 @@ fn two_instances_creating_one_name_only_if_absent_land_one_body() {
     assert_eq!(std::fs::read(dir.path().join("new")).unwrap(), bodies[0]);
     assert!(temp_files(dir.path()).is_empty());
 }
+
+/// Sends one request to `p` and reads the answer.
+fn ask(p: &Proc, raw: &str) -> common::Response {
+    let mut s = p.connect();
+    s.write_all(raw.as_bytes()).unwrap();
+    read_response(&mut s, false)
+}
+
+#[test]
+fn a_webdav_lock_outlives_a_restart() {
+    let dir = TempDir::new("instances-locks");
+    std::fs::write(dir.path().join("doc"), b"old").unwrap();
+    let lockinfo = r#"<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"#;
+    let a = Proc::start(dir.path(), &[]);
+    let r = ask(
+        &a,
+        &format!(
+            "LOCK /files/doc HTTP/1.1\r\nHost: localhost\r\nTimeout: Second-600\r\nContent-Length: {}\r\n\r\n{lockinfo}",
+            lockinfo.len()
+        ),
+    );
+    assert_eq!(r.status, 200);
+    let token = r.header("lock-token").unwrap().to_string();
+    drop(a);
+    // The new process still refuses a write without the token and takes one with it.
+    let b = Proc::start(dir.path(), &[]);
+    let put = |fields: &str| {
+        ask(
+            &b,
+            &format!("PUT /files/doc HTTP/1.1\r\nHost: localhost\r\n{fields}Content-Length: 3\r\n\r\nnew"),
+        )
+        .status
+    };
+    assert_eq!(put(""), 423);
+    assert_eq!(put(&format!("If: ({token})\r\n")), 204);
+    assert_eq!(std::fs::read(dir.path().join("doc")).unwrap(), b"new");
+}

@@ -622,6 +622,58 @@ fn a_lock_guards_writes_until_its_token_is_presented() {
 }
 
 #[test]
+fn two_servers_over_one_folder_share_their_locks() {
+    let a = server();
+    let dir = a.dir.clone();
+    let b = server_with(|c| c.directory = Some(dir.clone()));
+    std::fs::write(a.file("f"), b"x").unwrap();
+    let r = dav(&a, "LOCK", "/files/f", "Timeout: Second-600\r\n", LOCKINFO);
+    assert_eq!(r.status, 200);
+    let t = token(&r);
+    // B refuses a write without the token, a second lock, and shows the lock with its owner.
+    assert_eq!(dav(&b, "PUT", "/files/f", "", "y").status, 423);
+    assert_eq!(dav(&b, "LOCK", "/files/f", "", LOCKINFO).status, 423);
+    let r = propfind(&b, "/files/f", "0", "");
+    assert!(r.text().contains(&t), "{}", r.text());
+    assert!(r.text().contains("ann</href>"), "{}", r.text());
+    // The table is a reserved name: no request reaches it, no listing shows it.
+    assert!(dir.join(".http-server-upload-locks").exists());
+    assert_eq!(
+        dav(&b, "GET", "/files/.http-server-upload-locks", "", "").status,
+        404
+    );
+    assert!(!propfind(&b, "/files/", "1", "")
+        .text()
+        .contains("upload-locks"));
+    // B takes the token; A's UNLOCK of it then finds none.
+    let with = format!("If: (<{t}>)\r\n");
+    assert_eq!(dav(&b, "PUT", "/files/f", &with, "y").status, 204);
+    let unlock = format!("Lock-Token: <{t}>\r\n");
+    assert_eq!(dav(&b, "UNLOCK", "/files/f", &unlock, "").status, 204);
+    assert_eq!(dav(&a, "UNLOCK", "/files/f", &unlock, "").status, 409);
+    assert_eq!(dav(&a, "PUT", "/files/f", "", "z").status, 204);
+    // A delete through one ends the locks for both.
+    let r = dav(&a, "LOCK", "/files/f", "", LOCKINFO);
+    let t = token(&r);
+    let with = format!("If: (<{t}>)\r\n");
+    assert_eq!(dav(&b, "DELETE", "/files/f", &with, "").status, 204);
+    std::fs::write(a.file("f"), b"new").unwrap();
+    assert_eq!(dav(&a, "PUT", "/files/f", "", "z").status, 204);
+}
+
+#[test]
+fn a_lock_owner_past_its_bound_is_refused() {
+    let srv = server();
+    let owner = "a".repeat(http_server::app::dav::locks::MAX_OWNER_BYTES);
+    let body = LOCKINFO.replace("ann", &owner);
+    let r = dav(&srv, "LOCK", "/files/f", "", &body);
+    assert_eq!(r.status, 400);
+    assert!(!srv.file("f").exists());
+    let body = LOCKINFO.replace("ann", &owner[..1000]);
+    assert_eq!(dav(&srv, "LOCK", "/files/f", "", &body).status, 201);
+}
+
+#[test]
 fn a_lock_on_an_unmapped_name_makes_an_empty_file() {
     let srv = server();
     let r = dav(&srv, "LOCK", "/files/new.txt", "", LOCKINFO);

@@ -35,7 +35,7 @@ pub struct App {
     pub access: Access,
     /// `--directory`, opened; `None` without one.
     pub root: Option<fsroot::Root>,
-    /// WebDAV's write locks, held by this process.
+    /// WebDAV's write locks: a file in the served folder, shared with other instances.
     pub locks: std::sync::Arc<dav::locks::LockTable>,
 }
 
@@ -55,8 +55,10 @@ impl App {
         Ok(App {
             config: config.store(),
             access: Access::new(&config.access())?,
+            locks: std::sync::Arc::new(dav::locks::LockTable::new(
+                root.as_ref().map(fsroot::Root::path),
+            )),
             root,
-            locks: std::sync::Arc::new(dav::locks::LockTable::new()),
         })
     }
 }

@@ -4,13 +4,17 @@
 //! has gone, and the kernel released the lock with it). On NFS, Linux turns `flock` into a POSIX
 //! byte-range lock over the whole file, which the server side arbitrates (NLM or NFSv4).
 //!
-//! Out of scope: what the locks mean for uploads (`app::uploads`).
+//! WebDAV's lock table (`app::dav::locks`), one file shared by every instance serving a folder,
+//! is read under a shared lock and rewritten under an exclusive one.
+//!
+//! Out of scope: what the locks mean for uploads (`app::uploads`) and WebDAV.
 
 use std::ffi::c_int;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 // <sys/file.h>: the same values on Linux and macOS.
+const LOCK_SH: c_int = 1;
 const LOCK_EX: c_int = 2;
 const LOCK_NB: c_int = 4;
 
@@ -40,6 +44,29 @@ pub fn try_lock_exclusive(file: BorrowedFd<'_>) -> io::Result<bool> {
     }
 }
 
+/// Takes a shared (`exclusive == false`) or exclusive lock on the open file, waiting for
+/// whoever holds a conflicting one; released when every descriptor of this open file is closed.
+/// Each `open` makes its own open file, so two threads of one process exclude each other too.
+///
+/// # Errors
+/// As for [`try_lock_exclusive`] (`ENOLCK` where the file system cannot lock); `EINTR` is
+/// retried.
+pub fn lock_waiting(file: BorrowedFd<'_>, exclusive: bool) -> io::Result<()> {
+    let operation = if exclusive { LOCK_EX } else { LOCK_SH };
+    loop {
+        // SAFETY: as in `try_lock_exclusive`: a descriptor borrowed from an open file and a
+        // flag word; no memory is passed.
+        let r = unsafe { flock(file.as_raw_fd(), operation) };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +84,24 @@ mod tests {
         assert!(!try_lock_exclusive(second.as_fd()).unwrap());
         drop(first);
         assert!(try_lock_exclusive(second.as_fd()).unwrap());
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn waiting_locks_share_or_exclude() {
+        let path = std::env::temp_dir().join(format!("flock-wait-{}", std::process::id()));
+        let a = File::create(&path).unwrap();
+        let b = File::open(&path).unwrap();
+        lock_waiting(a.as_fd(), false).unwrap();
+        lock_waiting(b.as_fd(), false).unwrap();
+        // Two shared holders: an exclusive try fails until both are gone.
+        let c = File::open(&path).unwrap();
+        assert!(!try_lock_exclusive(c.as_fd()).unwrap());
+        drop((a, b));
+        lock_waiting(c.as_fd(), true).unwrap();
+        let d = File::open(&path).unwrap();
+        assert!(!try_lock_exclusive(d.as_fd()).unwrap());
+        drop(c);
         std::fs::remove_file(&path).unwrap();
     }
 }

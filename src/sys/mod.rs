@@ -16,7 +16,8 @@
 //! - `fgetxattr(2)` and its siblings (`xattr.rs`, Linux): extended attributes, where WebDAV's
 //!   dead properties are kept beside their file.
 //! - `flock(2)` (`flock.rs`): an upload's temporary file is locked while it is written, so that
-//!   other servers sharing the folder can tell it from one whose writer died.
+//!   other servers sharing the folder can tell it from one whose writer died; WebDAV's lock
+//!   table, a file shared by the servers of one folder, is read and rewritten under it.
 //! - `setsockopt(2)` for `TCP_DEFER_ACCEPT` (Linux), and `listen(2)` again for a longer accept
 //!   queue than std's 128, neither of which std offers.
 //! - `openat2(2)`, `statx(2)`, `getdents64(2)` and `mkdirat(2)` (`dirfd.rs`, Linux): paths
@@ -43,7 +44,7 @@ pub mod xattr;
 
 #[cfg(target_os = "linux")]
 pub use epoll::{Epoll, EpollEvent};
-pub use flock::try_lock_exclusive;
+pub use flock::{lock_waiting, try_lock_exclusive};
 pub use rlimit::{open_file_limits, raise_open_file_limit};
 pub use signal::{Signal, TerminationSignals};
 

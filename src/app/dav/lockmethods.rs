@@ -11,7 +11,7 @@
 
 use super::answer::{condition, xml as xml_answer};
 use super::headers::{lock_seconds, parse_depth, parse_if, ConditionKind, Depth, IfList};
-use super::locks::{dav, new_token, Lock, LockTable};
+use super::locks::{dav, new_token, Lock, LockTable, Locks, MAX_OWNER_BYTES};
 use super::methods::destination;
 use super::xml::{write_element, Element, Reader, DAV, MAX_XML_BYTES};
 use crate::app::file_handlers::{current_validators, directory};
@@ -28,7 +28,7 @@ use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 /// The path under `/files/` an `If` header's resource tag names, if it names one here.
 fn tagged_path(uri: &str) -> Option<Vec<OsString>> {
@@ -57,7 +57,7 @@ fn etag_matches(root: &Root, parts: &[OsString], tag: &str) -> bool {
 }
 
 /// Whether the `If` header holds (any of its lists does) for a request on `parts`.
-fn if_holds(lists: &[IfList], parts: &[OsString], root: &Root, locks: &LockTable) -> bool {
+fn if_holds(lists: &[IfList], parts: &[OsString], root: &Root, locks: &Locks) -> bool {
     lists.iter().any(|list| {
         let target = match &list.resource {
             None => Some(parts.to_vec()),
@@ -111,6 +111,7 @@ pub fn check_write(
     raw: &[u8],
 ) -> Result<Option<Response<'static>>, Error> {
     let lists = if_header(head)?;
+    let locks = locks.snapshot()?;
     // Nothing to check: the common case costs one look at each.
     if lists.is_none() && locks.is_empty() {
         return Ok(None);
@@ -120,7 +121,7 @@ pub fn check_write(
         return Ok(None);
     };
     if let Some(lists) = &lists {
-        if !if_holds(lists, &path.parts, root, locks) {
+        if !if_holds(lists, &path.parts, root, &locks) {
             return Err(Error::PreconditionFailed);
         }
     }
@@ -265,7 +266,7 @@ impl LockJob {
             "a LOCK without a body refreshes a lock, and needs an If header with its token",
         ))?;
         for token in submitted(&lists) {
-            if let Some(lock) = self.locks.refresh(token, &self.path.parts, self.seconds) {
+            if let Some(lock) = self.locks.refresh(token, &self.path.parts, self.seconds)? {
                 return Ok(granted(Status::OK, &lock, false));
             }
         }
@@ -290,7 +291,12 @@ impl LockJob {
             return Err(Error::BadRequest("only write locks exist"));
         }
         if let Some(lists) = if_header(head)? {
-            if !if_holds(&lists, &self.path.parts, &self.root, &self.locks) {
+            if !if_holds(
+                &lists,
+                &self.path.parts,
+                &self.root,
+                &self.locks.snapshot()?,
+            ) {
                 return Err(Error::PreconditionFailed);
             }
         }
@@ -300,15 +306,23 @@ impl LockJob {
             Err(Error::NotFound) => (false, self.path.is_dir),
             Err(e) => return Err(e),
         };
+        let owner = body.child(DAV, "owner").cloned();
+        if let Some(owner) = &owner {
+            let mut xml = String::new();
+            write_element(owner, &mut xml);
+            if xml.len() > MAX_OWNER_BYTES {
+                return Err(Error::BadRequest("the lock's owner is too long"));
+            }
+        }
         let lock = Lock {
             token: new_token(),
             root: self.path.parts.clone(),
             root_is_dir: is_dir,
             infinite: self.infinite,
             exclusive,
-            owner: body.child(DAV, "owner").cloned(),
+            owner,
             seconds: self.seconds,
-            expires: Instant::now() + Duration::from_secs(self.seconds),
+            expires: SystemTime::now() + Duration::from_secs(self.seconds),
         };
         if !self.locks.try_add(lock.clone())? {
             return Ok(condition(Status::LOCKED, "no-conflicting-lock"));
@@ -320,7 +334,8 @@ impl LockJob {
         match make_empty_file(&self.root, &self.path) {
             Ok(()) => Ok(granted(Status::CREATED, &lock, true)),
             Err(e) => {
-                self.locks.remove(&lock.token, &lock.root);
+                // The lock stays if this fails too: it ends at its timeout.
+                let _ = self.locks.remove(&lock.token, &lock.root);
                 Err(e)
             }
         }
@@ -372,7 +387,7 @@ pub fn unlock(
         .ok_or(Error::BadRequest(
             "UNLOCK needs a Lock-Token: <token> header",
         ))?;
-    if locks.remove(token, &path.parts) {
+    if locks.remove(token, &path.parts)? {
         Ok(Response::new(Status::NO_CONTENT))
     } else {
         Ok(condition(

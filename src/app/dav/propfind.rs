@@ -15,7 +15,7 @@ use super::answer::xml as xml_answer;
 use super::answer::{condition, XML_TYPE};
 use super::dead;
 use super::headers::{parse_depth, Depth};
-use super::locks::LockTable;
+use super::locks::{LockTable, Locks};
 use super::props::{self, Request, Resource, MULTISTATUS_END, MULTISTATUS_START};
 use super::xml::{Element, Reader, DAV, MAX_XML_BYTES};
 use crate::app::file_handlers::directory;
@@ -60,7 +60,7 @@ fn finite_depth(head: &Head) -> Result<Result<Depth, Response<'static>>, Error> 
 pub fn propfind(
     config: &StoreConfig,
     root: Option<&Root>,
-    locks: &Arc<LockTable>,
+    locks: &LockTable,
     cx: &Context,
     head: &Head,
     raw: &[u8],
@@ -76,7 +76,7 @@ pub fn propfind(
         return Err(Error::NotFound);
     }
     let target = Target {
-        locks: Arc::clone(locks),
+        locks: Arc::new(locks.snapshot()?),
         root: root.clone(),
         show_hidden: config.show_hidden,
         path,
@@ -98,7 +98,8 @@ pub fn propfind(
 
 /// What a PROPFIND is about, found before its body is read.
 struct Target {
-    locks: Arc<LockTable>,
+    /// The locks when the request came.
+    locks: Arc<Locks>,
     root: Root,
     show_hidden: bool,
     path: FilePath,
@@ -131,7 +132,7 @@ impl BodySink for PropfindBody {
 }
 
 /// The locks that apply to `parts`, as `DAV:activelock` elements.
-fn activelocks(locks: &LockTable, parts: &[OsString]) -> Vec<Element> {
+fn activelocks(locks: &Locks, parts: &[OsString]) -> Vec<Element> {
     locks
         .affecting(parts, false)
         .iter()
@@ -275,7 +276,7 @@ impl Target {
 /// A folder's multistatus, made block by block as it is sent: first the start and the folder's
 /// own response, then [`ENTRIES_PER_BLOCK`] entries a block, then the end.
 struct Multistatus {
-    locks: Arc<LockTable>,
+    locks: Arc<Locks>,
     /// The folder's path.
     parts: Vec<OsString>,
     dir: OpenDir,

@@ -19,8 +19,8 @@ pub const MAX_NAME_BYTES: usize = 255;
 pub const MAX_PATH_COMPONENTS: usize = 32;
 /// Longest decoded path under `/files/`, separators included (PATH_MAX on Linux is 4096).
 pub const MAX_PATH_BYTES: usize = 4096;
-/// Temporary upload files are named `UPLOAD_PREFIX…UPLOAD_SUFFIX`; such names are never served
-/// nor listed.
+/// Temporary upload files are named `UPLOAD_PREFIX…UPLOAD_SUFFIX`. Every name with this prefix
+/// is the server's own (those files, and WebDAV's lock table): never served nor listed.
 pub const UPLOAD_PREFIX: &str = ".http-server-upload-";
 pub const UPLOAD_SUFFIX: &str = ".part";
 
