@@ -23,8 +23,9 @@
 //! - `openat2(2)`, `statx(2)`, `getdents64(2)` and `mkdirat(2)` (`dirfd.rs`, Linux): paths
 //!   resolved by the kernel beneath the served folder's descriptor, and a listing read and
 //!   stat'ed through the folder's descriptor.
-//! - The `O_NONBLOCK` open flag (a constant, no call), which std has no name for: file reads
-//!   open with it so that a FIFO never holds a worker.
+//! - The `O_NONBLOCK` and `O_NOFOLLOW` open flags (constants, no call), which std has no
+//!   names for: file reads open with the first so that a FIFO never holds a worker; the lock
+//!   table opens with both.
 //!
 //! Platforms: Linux (x86_64, aarch64; glibc or musl) and macOS. The structure layouts and
 //! constants below are those of these platforms' C headers; each is cited where it differs.
@@ -78,6 +79,16 @@ const MSG_DONTWAIT: c_int = 0x80;
 pub const O_NONBLOCK: c_int = 0o4000;
 #[cfg(target_os = "macos")]
 pub const O_NONBLOCK: c_int = 0x0004;
+
+/// `O_NOFOLLOW` of <fcntl.h>: the open fails (`ELOOP`) when the last component is a symbolic
+/// link, for files the server writes by a fixed name. It differs between Linux's
+/// architectures (as `O_DIRECTORY` does).
+#[cfg(all(target_os = "linux", not(target_arch = "aarch64")))]
+pub const O_NOFOLLOW: c_int = 0o400_000;
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+pub const O_NOFOLLOW: c_int = 0o100_000;
+#[cfg(target_os = "macos")]
+pub const O_NOFOLLOW: c_int = 0x0100;
 
 #[cfg(target_os = "linux")]
 const IPPROTO_TCP: c_int = 6;

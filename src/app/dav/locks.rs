@@ -357,7 +357,7 @@ impl LockTable {
         let Some(path) = &self.file else {
             return Ok(Locks::default());
         };
-        let mut file = match File::open(path) {
+        let mut file = match open(path, false) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Locks::default()),
             Err(e) => return Err(fs_error(e)),
@@ -380,14 +380,7 @@ impl LockTable {
         change: impl FnOnce(&mut Vec<Lock>) -> Result<(bool, R), Error>,
     ) -> Result<R, Error> {
         let path = self.file.as_ref().ok_or(Error::NotFound)?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(fs_error)?;
+        let mut file = open(path, true).map_err(fs_error)?;
         wait_for_lock(&file, true);
         let before = read_bounded(&mut file)?;
         let now = SystemTime::now();
@@ -499,6 +492,25 @@ fn admit(locks: &mut Vec<Lock>, lock: Lock, max: usize) -> Result<bool, Error> {
     }
     locks.push(lock);
     Ok(true)
+}
+
+/// Opens the table file to read it, or to write it (made if missing). Never through a link,
+/// never a FIFO or device (the open does not wait, and anything but a plain file is refused):
+/// only a local user could put one there, but the server must neither hang nor write
+/// elsewhere because of it.
+fn open(path: &Path, write: bool) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(write)
+        .create(write)
+        .truncate(false)
+        .custom_flags(crate::sys::O_NONBLOCK | crate::sys::O_NOFOLLOW)
+        .open(path)?;
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(io::Error::other("the lock table is not a plain file"))
+    }
 }
 
 /// Waits for the table file's shared or exclusive lock. Where it cannot be had (a file system
@@ -667,6 +679,27 @@ mod tests {
         ));
         // A conflict is a conflict, full or not.
         assert!(!admit(&mut locks, lock(&["a"], false, false), 2).unwrap());
+    }
+
+    #[test]
+    fn a_link_or_fifo_in_the_tables_place_is_refused_not_followed() {
+        let dir = Folder::new("link");
+        let target = dir.0.join("elsewhere");
+        std::fs::write(&target, b"keep").unwrap();
+        std::os::unix::fs::symlink(&target, dir.0.join(LOCKS_FILE)).unwrap();
+        let t = dir.table();
+        assert!(t.snapshot().is_err());
+        assert!(t.try_add(lock(&["a"], false, true)).is_err());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        std::fs::remove_file(dir.0.join(LOCKS_FILE)).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.0.join(LOCKS_FILE))
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            assert!(t.snapshot().is_err(), "a FIFO is refused at once");
+            assert!(t.try_add(lock(&["a"], false, true)).is_err());
+        }
     }
 
     #[test]
