@@ -749,3 +749,30 @@ fn a_write_with_a_fragment_is_refused() {
     assert_eq!(dav(&srv, "DELETE", "/files/d/#frag", "", "").status, 400);
     assert!(srv.file("d").is_dir());
 }
+
+#[test]
+fn a_folder_moves_with_a_token_for_each_locked_file_in_it() {
+    // davfs2 locks each file it writes until it has uploaded it, and moving or deleting their
+    // folder meanwhile sends one tagged list per lock: 100 lists here.
+    let srv = server();
+    std::fs::create_dir(srv.file("d")).unwrap();
+    let mut lists = String::new();
+    for i in 0..100 {
+        let r = dav(&srv, "LOCK", &format!("/files/d/f{i}"), "", LOCKINFO);
+        assert_eq!(r.status, 201, "{i}");
+        lists.push_str(&format!(
+            "<http://localhost/files/d/f{i}> (<{}>) ",
+            token(&r)
+        ));
+    }
+    let move_to_e = |fields: &str| {
+        let fields = format!("Destination: /files/e/\r\n{fields}");
+        dav(&srv, "MOVE", "/files/d/", &fields, "")
+    };
+    assert_eq!(move_to_e("").status, 423);
+    let r = move_to_e(&format!("If: {lists}\r\n"));
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(srv.file("e/f99").is_file());
+    let r = dav(&srv, "DELETE", "/files/e/", "", "");
+    assert_eq!(r.status, 204, "{}", r.text());
+}

@@ -32,6 +32,8 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 mkdir -p "$work/files/litmus"
+# Made before the server starts: its redirection may not have run when the loop first reads.
+: >"$work/server.log"
 "$SERVER" --directory "$work/files" --port 0 --quiet 2>"$work/server.log" &
 pid=$!
 
