@@ -562,7 +562,7 @@ client "rclone, users" rclone_users
 client "cadaver, users" cadaver_users
 client "davfs2, users" davfs2_users
 
-# The server's side: it is still up, answered no 5xx, and left no temporary file behind.
+# The server's side: it is still up, answered no 5xx, and left no temporary file or lock behind.
 server_check() {
     local pid line
     for pid in "${server_pids[@]}"; do
@@ -575,19 +575,29 @@ server_check() {
         echo "FAIL server: 5xx answers (above)" >&2
         return 1
     fi
-    line=$(find "$files" "$afiles" -name '.*' | head -n 5)
+    # The lock table (.http-server-upload-locks, in each root) stays, empty once every lock
+    # is released; any other dot file would be a temporary one left behind.
+    line=$(find "$files" "$afiles" -name '.*' ! -path "$files/.http-server-upload-locks" \
+        ! -path "$afiles/.http-server-upload-locks" | head -n 5)
     if [ -n "$line" ]; then
         echo "FAIL server: hidden files left in the served folders:" >&2
         echo "$line" >&2
         return 1
     fi
+    for line in "$files/.http-server-upload-locks" "$afiles/.http-server-upload-locks"; do
+        if [ -s "$line" ]; then
+            echo "FAIL server: locks left in $line (every client released its own):" >&2
+            cat "$line" >&2
+            return 1
+        fi
+    done
     if grep -h '" 429 ' "$work/auth.server.log" >&2; then
         echo "FAIL server: the failed-login limit answered 429: the test made too many" >&2
         return 1
     fi
 }
 if server_check; then
-    summary+=("$(printf '%-15s ok: up, no 5xx answer, no temporary file left' server)")
+    summary+=("$(printf '%-15s ok: up, no 5xx answer, no temporary file or lock left' server)")
 else
     summary+=("$(printf '%-15s FAILED' server)")
     failed=1
