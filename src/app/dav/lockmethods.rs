@@ -24,6 +24,7 @@ use crate::http::handler::{BodySink, Context, Reply};
 use crate::http::parse::Head;
 use crate::http::response::Response;
 use crate::http::{Method, Status};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io;
@@ -150,7 +151,12 @@ pub fn check_write(
             }
         }
     }
-    let tokens = lists.as_deref().map(submitted).unwrap_or_default();
+    let tokens: HashSet<&str> = lists
+        .as_deref()
+        .map(submitted)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let missing = affected.iter().find(|l| {
         if tokens.contains(&l.token.as_str()) {
             return false;

@@ -27,6 +27,7 @@ use crate::app::store::fsroot::fs_error;
 use crate::app::store::paths::{parse_file_path, FilePath, UPLOAD_PREFIX};
 use crate::http::error::Error;
 use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -277,14 +278,33 @@ fn decode(bytes: &[u8]) -> Vec<Lock> {
 /// unexpired at that moment count.
 #[derive(Debug)]
 pub struct Locks {
-    all: Arc<Vec<Lock>>,
+    all: Arc<Parsed>,
     now: SystemTime,
+}
+
+/// The locks of the table file, and where each token is among them (an `If` header may name
+/// a thousand tokens, and the table hold thousands of locks).
+#[derive(Debug, Default)]
+struct Parsed {
+    locks: Vec<Lock>,
+    by_token: HashMap<String, usize>,
+}
+
+impl Parsed {
+    fn new(locks: Vec<Lock>) -> Parsed {
+        let by_token = locks
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.token.clone(), i))
+            .collect();
+        Parsed { locks, by_token }
+    }
 }
 
 impl Default for Locks {
     fn default() -> Locks {
         Locks {
-            all: Arc::new(Vec::new()),
+            all: Arc::default(),
             now: SystemTime::now(),
         }
     }
@@ -292,7 +312,7 @@ impl Default for Locks {
 
 impl Locks {
     fn live(&self) -> impl Iterator<Item = &Lock> {
-        self.all.iter().filter(|l| l.live(self.now))
+        self.all.locks.iter().filter(|l| l.live(self.now))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -313,7 +333,11 @@ impl Locks {
 
     /// Whether the lock `token` is live and applies to `parts`.
     pub fn token_covers(&self, token: &str, parts: &[OsString]) -> bool {
-        self.live().any(|l| l.token == token && l.covers(parts))
+        self.all
+            .by_token
+            .get(token)
+            .and_then(|&i| self.all.locks.get(i))
+            .is_some_and(|l| l.live(self.now) && l.covers(parts))
     }
 }
 
@@ -324,7 +348,7 @@ pub struct LockTable {
     file: Option<PathBuf>,
     /// [`MAX_LOCKS_FILE_BYTES`], but in tests.
     max_bytes: usize,
-    last: Mutex<(Vec<u8>, Arc<Vec<Lock>>)>,
+    last: Mutex<(Vec<u8>, Arc<Parsed>)>,
 }
 
 impl LockTable {
@@ -334,15 +358,15 @@ impl LockTable {
         LockTable {
             file: root.map(|r| r.join(LOCKS_FILE)),
             max_bytes: MAX_LOCKS_FILE_BYTES,
-            last: Mutex::new((Vec::new(), Arc::new(Vec::new()))),
+            last: Mutex::new((Vec::new(), Arc::default())),
         }
     }
 
     /// The locks in `bytes`, parsed unless they are the bytes parsed last time.
-    fn parsed(&self, bytes: Vec<u8>) -> Arc<Vec<Lock>> {
+    fn parsed(&self, bytes: Vec<u8>) -> Arc<Parsed> {
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         if last.0 != bytes {
-            let locks = Arc::new(decode(&bytes));
+            let locks = Arc::new(Parsed::new(decode(&bytes)));
             *last = (bytes, locks);
         }
         Arc::clone(&last.1)
@@ -385,7 +409,8 @@ impl LockTable {
         let before = read_bounded(&mut file)?;
         let now = SystemTime::now();
         let mut locks: Vec<Lock> = self
-            .parsed(before.clone())
+            .parsed(before)
+            .locks
             .iter()
             .filter(|l| l.live(now))
             .cloned()
