@@ -180,6 +180,95 @@ fn propfind_of_a_big_folder_streams_every_entry() {
     assert!(r.text().trim_end().ends_with("</D:multistatus>"));
 }
 
+/// The value of the first `<D:{name}>` of a multistatus.
+fn prop_value(r: &Response, name: &str) -> Option<String> {
+    let text = r.text();
+    let open = format!("<D:{name}>");
+    let (_, rest) = text.split_once(&open)?;
+    let (value, _) = rest.split_once('<')?;
+    Some(value.to_string())
+}
+
+/// Seconds since the epoch of an RFC 3339 date in UTC as `creationdate` gives it
+/// (`1994-11-06T08:49:37Z`); `None` for anything else.
+fn parse_rfc3339(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let shape = b.len() == 20
+        && [4, 7].iter().all(|&i| b[i] == b'-')
+        && b[10] == b'T'
+        && [13, 16].iter().all(|&i| b[i] == b':')
+        && b[19] == b'Z';
+    if !shape {
+        return None;
+    }
+    let n = |from: usize, to: usize| s.get(from..to)?.parse::<u64>().ok();
+    let (y, mo, d) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
+    let (h, mi, sec) = (n(11, 13)?, n(14, 16)?, n(17, 19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let days = http_server::calendar::days_from_civil(y, mo, d);
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec)
+}
+
+#[test]
+fn creationdate_is_the_birth_time_where_the_file_system_keeps_one() {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let srv = server();
+    let before = now();
+    assert_eq!(
+        dav(&srv, "PUT", "/files/d/new.txt", "", "hello").status,
+        201
+    );
+    let after = now();
+    // Whether this file system keeps birth times, asked of it directly (std reads statx).
+    let born = |name: &str| {
+        let t = std::fs::metadata(srv.file(name)).unwrap().created().ok()?;
+        Some(t.duration_since(UNIX_EPOCH).unwrap().as_secs())
+    };
+    let named = r#"<D:propfind xmlns:D="DAV:"><D:prop><D:creationdate/></D:prop></D:propfind>"#;
+    let depth0 = propfind(&srv, "/files/d/new.txt", "0", named);
+    let allprop = propfind(&srv, "/files/d/new.txt", "0", "");
+    let folder = propfind(&srv, "/files/d/", "0", "");
+    let listed = propfind(&srv, "/files/d/", "1", "");
+    assert_eq!(hrefs(&listed), ["/files/d/", "/files/d/new.txt"]);
+    let listed_file = listed
+        .text()
+        .split("<D:response>")
+        .nth(2)
+        .unwrap()
+        .to_string();
+    let Some(file_born) = born("d/new.txt") else {
+        eprintln!("this file system keeps no birth times: creationdate must be absent");
+        assert!(depth0.text().contains("404 Not Found"), "{}", depth0.text());
+        for r in [&allprop, &folder, &listed] {
+            assert!(!r.text().contains("<D:creationdate>"), "{}", r.text());
+        }
+        return;
+    };
+    let value = prop_value(&depth0, "creationdate").expect("a creationdate");
+    assert!(!depth0.text().contains("404"), "{}", depth0.text());
+    let secs = parse_rfc3339(&value).unwrap_or_else(|| panic!("not RFC 3339: {value}"));
+    assert_eq!(secs, file_born);
+    assert!((before..=after).contains(&secs), "{value}: made just now");
+    // The same value in allprop, and for the entry of a Depth 1 answer (the listing's statx).
+    assert_eq!(prop_value(&allprop, "creationdate"), Some(value.clone()));
+    assert!(
+        listed_file.contains(&format!("<D:creationdate>{value}</D:creationdate>")),
+        "{listed_file}"
+    );
+    // The folder's own, both ways.
+    let dir_value = prop_value(&folder, "creationdate").expect("the folder's creationdate");
+    assert_eq!(parse_rfc3339(&dir_value), born("d"));
+    assert_eq!(prop_value(&listed, "creationdate"), Some(dir_value));
+}
+
 #[test]
 fn mkcol_makes_a_folder_405_409_415() {
     let srv = server();
