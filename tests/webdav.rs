@@ -270,6 +270,71 @@ fn creationdate_is_the_birth_time_where_the_file_system_keeps_one() {
 }
 
 #[test]
+fn finder_files_are_plain_404s_when_absent_and_stored_only_when_put() {
+    // Finder asks for `._name` (AppleDouble) beside every file it shows, and `.DS_Store` in
+    // every folder: each absent one costs one open that fails, and writes nothing.
+    let srv = server();
+    std::fs::create_dir(srv.file("d")).unwrap();
+    std::fs::write(srv.file("d/photo.jpg"), b"jpeg").unwrap();
+    let finder = [
+        "/files/d/._photo.jpg",
+        "/files/d/.DS_Store",
+        "/files/._d",
+        "/files/.DS_Store",
+        "/files/nowhere/._x",
+    ];
+    let named = r#"<D:propfind xmlns:D="DAV:"><D:prop><D:getcontentlength/></D:prop></D:propfind>"#;
+    for path in finder {
+        for (method, fields, body) in [
+            ("GET", "", ""),
+            ("HEAD", "", ""),
+            ("PROPFIND", "Depth: 0\r\n", ""),
+            ("PROPFIND", "Depth: 1\r\n", named),
+        ] {
+            let r = dav(&srv, method, path, fields, body);
+            assert_eq!(r.status, 404, "{method} {path}: {r:?}");
+        }
+    }
+    let names = |dir: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(srv.file(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names("d"), ["photo.jpg"], "asking wrote nothing");
+    assert_eq!(names(""), ["d"], "asking wrote nothing");
+    // A PUT of one is a write like any other, and it is served back.
+    for (path, body) in [("d/._photo.jpg", "apple double"), ("d/.DS_Store", "ds")] {
+        let r = dav(&srv, "PUT", &format!("/files/{path}"), "", body);
+        assert_eq!(r.status, 201, "{path}");
+        let r = srv
+            .request(format!("GET /files/{path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes());
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (200, body.as_bytes()),
+            "{path}"
+        );
+        assert_eq!(
+            propfind(&srv, &format!("/files/{path}"), "0", "").status,
+            207
+        );
+    }
+    // Listed like other dot files: not without --show-hidden.
+    let listed = propfind(&srv, "/files/d/", "1", "");
+    assert_eq!(hrefs(&listed), ["/files/d/", "/files/d/photo.jpg"]);
+    let shown = server_with(|c| c.show_hidden = true);
+    std::fs::write(shown.file("._a"), b"x").unwrap();
+    std::fs::write(shown.file(".DS_Store"), b"x").unwrap();
+    let listed = propfind(&shown, "/files/", "1", "");
+    assert_eq!(
+        hrefs(&listed),
+        ["/files/", "/files/._a", "/files/.DS_Store"]
+    );
+}
+
+#[test]
 fn mkcol_makes_a_folder_405_409_415() {
     let srv = server();
     let r = dav(&srv, "MKCOL", "/files/new", "", "");
