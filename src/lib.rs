@@ -36,7 +36,8 @@ use app::store::files;
 use log::Logger;
 use std::io;
 
-/// Binds with the application's router, then removes uploads that a killed process left behind.
+/// Binds with the application's router, then removes the uploads and copies that a killed
+/// process left behind.
 ///
 /// # Errors
 /// `InvalidInput` for a bad `--directory` or a bad user entry, and the bind error (address in
@@ -62,8 +63,8 @@ pub fn bind(mut config: Config) -> io::Result<Server> {
         match files::remove_stale_uploads(dir, config.stale_upload_age) {
             Ok(done) if done.removed == 0 && done.kept == 0 => {}
             Ok(done) => log.info(format_args!(
-                "removed {} unfinished upload file(s) from {}; left {} in progress or not \
-                 provably dead (see --stale-upload-age)",
+                "removed {} unfinished upload file(s) or copy folder(s) from {}; left {} in \
+                 progress or not provably dead (see --stale-upload-age)",
                 done.removed,
                 dir.display(),
                 done.kept

@@ -37,9 +37,9 @@ Options:
   --drain-idle SECS          on SIGTERM/SIGINT, keep idle keep-alive connections open up to
                              this long (each then closes after one more answer), so that a
                              proxy in front closes them itself (default 0: close at once)
-  --stale-upload-age SECS    at start-up, remove temporary upload files older than this
-                             whose lock cannot be tested (default 86400); others only if
-                             provably dead, and a locked one never
+  --stale-upload-age SECS    at start-up, remove temporary upload files and copy folders
+                             older than this whose lock cannot be tested (default 86400);
+                             others only if provably dead, and a locked one never
   --no-sendfile              copy file bodies through a buffer instead of sendfile(2)
   --no-listing               answer folders with 404 instead of a listing
   --read-only                refuse PUT, POST and DELETE with 403

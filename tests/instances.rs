@@ -266,3 +266,63 @@ fn a_webdav_lock_outlives_a_restart() {
     assert_eq!(put(&format!("If: ({token})\r\n")), 204);
     assert_eq!(std::fs::read(dir.path().join("doc")).unwrap(), b"new");
 }
+
+#[test]
+fn start_up_removes_a_killed_copys_folder_and_leaves_a_live_one_alone() {
+    // A COPY of a folder fills it under a temporary name, holding a lock file inside it. Two
+    // such folders as a process of this host left them (the test's own PID, which is running):
+    // one whose lock nobody holds (its copy was killed a minute ago), one whose lock the test
+    // holds (a copy in progress in another instance). Only the lock tells them apart.
+    use http_server::app::store::uploads::{host_identity, COPY_LOCK_NAME};
+    use std::os::fd::AsFd;
+    let dir = TempDir::new("instances-copies");
+    let made = |n: u32| {
+        let name = format!(
+            ".http-server-upload-{}-{}-{n}.part",
+            host_identity(),
+            std::process::id()
+        );
+        let folder = dir.path().join("sub").join(name);
+        std::fs::create_dir_all(folder.join("inner")).unwrap();
+        std::fs::write(folder.join("inner/half.txt"), b"half a copy").unwrap();
+        let lock = std::fs::File::create(folder.join(COPY_LOCK_NAME)).unwrap();
+        lock.set_modified(SystemTime::now() - Duration::from_secs(60))
+            .unwrap();
+        (folder, lock)
+    };
+    let (dead, _) = made(1);
+    let (live, held) = made(2);
+    assert!(http_server::sys::try_lock_exclusive(held.as_fd()).unwrap());
+    let mut p = Proc::start(dir.path(), &[]);
+    let note = p.wait_log("unfinished upload");
+    assert!(note.contains("removed 1"), "{note}");
+    assert!(note.contains("left 1"), "{note}");
+    assert!(!dead.exists(), "the killed copy's folder is removed");
+    assert!(live.join("inner/half.txt").exists(), "the live copy stays");
+    // A copy that lands leaves neither its lock file nor a temporary folder.
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/a.txt"), b"a").unwrap();
+    let mut s = p.connect();
+    s.write_all(
+        b"COPY /files/src/ HTTP/1.1\r\nHost: localhost\r\nDestination: /files/sub/copy/\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(read_response(&mut s, false).status, 201);
+    let names = |path: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join(path))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names("sub/copy"), ["a.txt"]);
+    assert_eq!(names("sub").len(), 2, "{:?}", names("sub"));
+    drop(p);
+    // Its lock released, the other copy is as dead as the first.
+    drop(held);
+    let mut p = Proc::start(dir.path(), &[]);
+    let note = p.wait_log("unfinished upload");
+    assert!(note.contains("removed 1"), "{note}");
+    assert_eq!(names("sub"), ["copy"]);
+}

@@ -180,6 +180,160 @@ fn propfind_of_a_big_folder_streams_every_entry() {
     assert!(r.text().trim_end().ends_with("</D:multistatus>"));
 }
 
+/// The value of the first `<D:{name}>` of a multistatus.
+fn prop_value(r: &Response, name: &str) -> Option<String> {
+    let text = r.text();
+    let open = format!("<D:{name}>");
+    let (_, rest) = text.split_once(&open)?;
+    let (value, _) = rest.split_once('<')?;
+    Some(value.to_string())
+}
+
+/// Seconds since the epoch of an RFC 3339 date in UTC as `creationdate` gives it
+/// (`1994-11-06T08:49:37Z`); `None` for anything else.
+fn parse_rfc3339(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let shape = b.len() == 20
+        && [4, 7].iter().all(|&i| b[i] == b'-')
+        && b[10] == b'T'
+        && [13, 16].iter().all(|&i| b[i] == b':')
+        && b[19] == b'Z';
+    if !shape {
+        return None;
+    }
+    let n = |from: usize, to: usize| s.get(from..to)?.parse::<u64>().ok();
+    let (y, mo, d) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
+    let (h, mi, sec) = (n(11, 13)?, n(14, 16)?, n(17, 19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let days = http_server::calendar::days_from_civil(y, mo, d);
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec)
+}
+
+#[test]
+fn creationdate_is_the_birth_time_where_the_file_system_keeps_one() {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let srv = server();
+    let before = now();
+    assert_eq!(
+        dav(&srv, "PUT", "/files/d/new.txt", "", "hello").status,
+        201
+    );
+    let after = now();
+    // Whether this file system keeps birth times, asked of it directly (std reads statx).
+    let born = |name: &str| {
+        let t = std::fs::metadata(srv.file(name)).unwrap().created().ok()?;
+        Some(t.duration_since(UNIX_EPOCH).unwrap().as_secs())
+    };
+    let named = r#"<D:propfind xmlns:D="DAV:"><D:prop><D:creationdate/></D:prop></D:propfind>"#;
+    let depth0 = propfind(&srv, "/files/d/new.txt", "0", named);
+    let allprop = propfind(&srv, "/files/d/new.txt", "0", "");
+    let folder = propfind(&srv, "/files/d/", "0", "");
+    let listed = propfind(&srv, "/files/d/", "1", "");
+    assert_eq!(hrefs(&listed), ["/files/d/", "/files/d/new.txt"]);
+    let listed_file = listed
+        .text()
+        .split("<D:response>")
+        .nth(2)
+        .unwrap()
+        .to_string();
+    let Some(file_born) = born("d/new.txt") else {
+        eprintln!("this file system keeps no birth times: creationdate must be absent");
+        assert!(depth0.text().contains("404 Not Found"), "{}", depth0.text());
+        for r in [&allprop, &folder, &listed] {
+            assert!(!r.text().contains("<D:creationdate>"), "{}", r.text());
+        }
+        return;
+    };
+    let value = prop_value(&depth0, "creationdate").expect("a creationdate");
+    assert!(!depth0.text().contains("404"), "{}", depth0.text());
+    let secs = parse_rfc3339(&value).unwrap_or_else(|| panic!("not RFC 3339: {value}"));
+    assert_eq!(secs, file_born);
+    assert!((before..=after).contains(&secs), "{value}: made just now");
+    // The same value in allprop, and for the entry of a Depth 1 answer (the listing's statx).
+    assert_eq!(prop_value(&allprop, "creationdate"), Some(value.clone()));
+    assert!(
+        listed_file.contains(&format!("<D:creationdate>{value}</D:creationdate>")),
+        "{listed_file}"
+    );
+    // The folder's own, both ways.
+    let dir_value = prop_value(&folder, "creationdate").expect("the folder's creationdate");
+    assert_eq!(parse_rfc3339(&dir_value), born("d"));
+    assert_eq!(prop_value(&listed, "creationdate"), Some(dir_value));
+}
+
+#[test]
+fn finder_files_are_plain_404s_when_absent_and_stored_only_when_put() {
+    // Finder asks for `._name` (AppleDouble) beside every file it shows, and `.DS_Store` in
+    // every folder: each absent one costs one open that fails, and writes nothing.
+    let srv = server();
+    std::fs::create_dir(srv.file("d")).unwrap();
+    std::fs::write(srv.file("d/photo.jpg"), b"jpeg").unwrap();
+    let finder = [
+        "/files/d/._photo.jpg",
+        "/files/d/.DS_Store",
+        "/files/._d",
+        "/files/.DS_Store",
+        "/files/nowhere/._x",
+    ];
+    let named = r#"<D:propfind xmlns:D="DAV:"><D:prop><D:getcontentlength/></D:prop></D:propfind>"#;
+    for path in finder {
+        for (method, fields, body) in [
+            ("GET", "", ""),
+            ("HEAD", "", ""),
+            ("PROPFIND", "Depth: 0\r\n", ""),
+            ("PROPFIND", "Depth: 1\r\n", named),
+        ] {
+            let r = dav(&srv, method, path, fields, body);
+            assert_eq!(r.status, 404, "{method} {path}: {r:?}");
+        }
+    }
+    let names = |dir: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(srv.file(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names("d"), ["photo.jpg"], "asking wrote nothing");
+    assert_eq!(names(""), ["d"], "asking wrote nothing");
+    // A PUT of one is a write like any other, and it is served back.
+    for (path, body) in [("d/._photo.jpg", "apple double"), ("d/.DS_Store", "ds")] {
+        let r = dav(&srv, "PUT", &format!("/files/{path}"), "", body);
+        assert_eq!(r.status, 201, "{path}");
+        let r = srv
+            .request(format!("GET /files/{path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes());
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (200, body.as_bytes()),
+            "{path}"
+        );
+        assert_eq!(
+            propfind(&srv, &format!("/files/{path}"), "0", "").status,
+            207
+        );
+    }
+    // Listed like other dot files: not without --show-hidden.
+    let listed = propfind(&srv, "/files/d/", "1", "");
+    assert_eq!(hrefs(&listed), ["/files/d/", "/files/d/photo.jpg"]);
+    let shown = server_with(|c| c.show_hidden = true);
+    std::fs::write(shown.file("._a"), b"x").unwrap();
+    std::fs::write(shown.file(".DS_Store"), b"x").unwrap();
+    let listed = propfind(&shown, "/files/", "1", "");
+    assert_eq!(
+        hrefs(&listed),
+        ["/files/", "/files/._a", "/files/.DS_Store"]
+    );
+}
+
 #[test]
 fn mkcol_makes_a_folder_405_409_415() {
     let srv = server();

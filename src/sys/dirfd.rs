@@ -5,7 +5,8 @@
 //!   absolute links included), `RESOLVE_NO_MAGICLINKS` (no `/proc/self/fd/N`-style jumps) and,
 //!   where links must not be followed at all, `RESOLVE_NO_SYMLINKS`. glibc may have no wrapper,
 //!   so it goes through `syscall(2)`.
-//! - `statx(2)` of a name in a folder, without following a link (a listing's entries).
+//! - `statx(2)` of a name in a folder, without following a link (a listing's entries), or of
+//!   an open file itself; with the birth time where the file system keeps one.
 //! - `getdents64(2)`: a folder's names and kinds, read from its descriptor.
 //! - `mkdirat(2)`: a new folder in an open one.
 //!
@@ -75,9 +76,11 @@ struct OpenHow {
 
 // <linux/stat.h>
 const AT_SYMLINK_NOFOLLOW: c_int = 0x100;
+const AT_EMPTY_PATH: c_int = 0x1000;
 const STATX_TYPE: u32 = 0x1;
 const STATX_MTIME: u32 = 0x40;
 const STATX_SIZE: u32 = 0x200;
+const STATX_BTIME: u32 = 0x800;
 const S_IFMT: u16 = 0o170_000;
 
 /// `struct statx_timestamp`.
@@ -154,6 +157,9 @@ pub struct Stat {
     /// gives none).
     pub mtime_sec: i64,
     pub mtime_nsec: u32,
+    /// Birth time, seconds and nanoseconds since the epoch: `None` where the file system does
+    /// not keep one (statx leaves `STATX_BTIME` out of its answer).
+    pub btime: Option<(i64, u32)>,
 }
 
 /// Whether `e` says the call is missing or forbidden here (an old kernel, a seccomp filter, an
@@ -231,21 +237,34 @@ pub fn open_beneath(
 ///
 /// # Errors
 /// The call's error (`ENOENT` for a name gone since it was listed); `Unsupported` elsewhere.
+pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Stat> {
+    statx(dir, name, AT_SYMLINK_NOFOLLOW)
+}
+
+/// The stat of the open file `file` itself (a file or a folder).
+///
+/// # Errors
+/// The call's error; `Unsupported` elsewhere.
+pub fn stat_open(file: BorrowedFd<'_>) -> io::Result<Stat> {
+    statx(file, c"", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
+}
+
 #[cfg(all(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
-pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Stat> {
+fn statx(dir: BorrowedFd<'_>, name: &CStr, flags: c_int) -> io::Result<Stat> {
     let mut st = Statx::default();
     // SAFETY: statx reads the NUL-terminated `name` and writes one `struct statx` (256 bytes,
-    // `Statx` is its repr(C) layout) into `st`, which lives across the call.
+    // `Statx` is its repr(C) layout) into `st`, which lives across the call; the descriptor is
+    // open for the borrow.
     let rc = unsafe {
         syscall(
             nr::STATX,
             c_long::from(dir.as_raw_fd()),
             name.as_ptr(),
-            c_long::from(AT_SYMLINK_NOFOLLOW),
-            c_long::from(STATX_TYPE | STATX_SIZE | STATX_MTIME),
+            c_long::from(flags),
+            c_long::from(STATX_TYPE | STATX_SIZE | STATX_MTIME | STATX_BTIME),
             &mut st as *mut Statx,
         )
     };
@@ -258,18 +277,15 @@ pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Stat> {
         size: st.size,
         mtime_sec: if has_time { st.mtime.sec } else { 0 },
         mtime_nsec: if has_time { st.mtime.nsec } else { 0 },
+        btime: (st.mask & STATX_BTIME != 0).then_some((st.btime.sec, st.btime.nsec)),
     })
 }
 
-/// See the Linux version.
-///
-/// # Errors
-/// Always `Unsupported`.
 #[cfg(not(all(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 )))]
-pub fn stat_at(_dir: BorrowedFd<'_>, _name: &CStr) -> io::Result<Stat> {
+fn statx(_dir: BorrowedFd<'_>, _name: &CStr, _flags: c_int) -> io::Result<Stat> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
@@ -549,6 +565,18 @@ mod tests {
         assert_eq!(g.mtime_sec, want.as_secs() as i64);
         assert_eq!(g.mtime_nsec, want.subsec_nanos());
         assert_eq!(stat_at(dir.as_fd(), c"flink").unwrap().kind, Kind::Link);
+        // The open file's own stat is the same, birth time included (std reads it through
+        // statx too, where it has it).
+        let open = File::open(t.root_path().join("g")).unwrap();
+        assert_eq!(stat_open(open.as_fd()).unwrap(), g);
+        let born = std::fs::metadata(t.root_path().join("g"))
+            .unwrap()
+            .created();
+        if let Ok(born) = born {
+            let born = born.duration_since(std::time::UNIX_EPOCH).unwrap();
+            assert_eq!(g.btime, Some((born.as_secs() as i64, born.subsec_nanos())));
+        }
+        assert_eq!(stat_open(dir.as_fd()).unwrap().kind, Kind::Dir);
         assert_eq!(
             stat_at(dir.as_fd(), c"gone").unwrap_err().kind(),
             io::ErrorKind::NotFound

@@ -21,8 +21,8 @@
 //! - `setsockopt(2)` for `TCP_DEFER_ACCEPT` (Linux), and `listen(2)` again for a longer accept
 //!   queue than std's 128, neither of which std offers.
 //! - `openat2(2)`, `statx(2)`, `getdents64(2)` and `mkdirat(2)` (`dirfd.rs`, Linux): paths
-//!   resolved by the kernel beneath the served folder's descriptor, and a listing read and
-//!   stat'ed through the folder's descriptor.
+//!   resolved by the kernel beneath the served folder's descriptor, a listing read and
+//!   stat'ed through the folder's descriptor, and birth times (WebDAV's `creationdate`).
 //! - The `O_NONBLOCK` and `O_NOFOLLOW` open flags (constants, no call), which std has no
 //!   names for: file reads open with the first so that a FIFO never holds a worker; the lock
 //!   table opens with both.

@@ -3,6 +3,9 @@
 //! is refused with 403 and `propfind-finite-depth`, as Apache does by default: a whole tree in
 //! one answer is a denial of service waiting to happen.
 //!
+//! `creationdate` is the file's birth time (statx's `btime`), where the file system keeps one;
+//! elsewhere the property is absent (404 when named, left out of `allprop`).
+//!
 //! A folder's entries are read as its listing is (`listing.rs`: at most `MAX_LISTING_ENTRIES`,
 //! the same hiding rules: temporary uploads never, dot files only with `--show-hidden`), then
 //! written as a chunked body, [`ENTRIES_PER_BLOCK`] responses at a time: memory holds the names
@@ -31,10 +34,11 @@ use crate::http::handler::{BodySink, Context, Reply};
 use crate::http::parse::Head;
 use crate::http::response::{BlockStream, Body, Response};
 use crate::http::Status;
+use crate::sys::dirfd;
 use std::ffi::OsString;
-use std::fs::OpenOptions;
+use std::fs::{Metadata, OpenOptions};
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
@@ -157,6 +161,8 @@ struct Found {
     is_dir: bool,
     size: u64,
     modified: u64,
+    /// Seconds since the epoch, where the file system keeps a birth time.
+    created: Option<u64>,
     etag: Option<String>,
     content_type: Option<&'static str>,
     dead: Vec<Element>,
@@ -172,7 +178,7 @@ impl Found {
             is_dir: self.is_dir,
             size: self.size,
             modified: self.modified,
-            created: None,
+            created: self.created,
             etag: self.etag.as_deref(),
             content_type: self.content_type,
             dead: &self.dead,
@@ -192,6 +198,7 @@ impl Found {
             is_dir: false,
             size,
             modified: v.modified,
+            created: None,
             etag: Some(v.etag),
             content_type: Some(mime::file_type(name).content_type),
             dead: Vec::new(),
@@ -208,6 +215,7 @@ impl Found {
             modified: modified
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
+            created: None,
             etag: None,
             content_type: None,
             dead: Vec::new(),
@@ -225,6 +233,7 @@ impl Target {
             Resolved::File { file, meta } => {
                 let modified = meta.modified().unwrap_or(UNIX_EPOCH);
                 let mut found = Found::file(self.path.url(false), name, meta.len(), modified);
+                found.created = birth_time(file.as_fd(), &meta);
                 found.locks = locks;
                 if dead {
                     found.dead = dead::read_all(file.as_fd()).map_err(fsroot::fs_error)?;
@@ -239,6 +248,7 @@ impl Target {
                 let base = self.path.url(true);
                 let mut found =
                     Found::dir(base.clone(), name, meta.modified().unwrap_or(UNIX_EPOCH));
+                found.created = birth_time(dir.as_fd(), &meta);
                 found.locks = locks;
                 if dead {
                     found.dead = dead::read_all(dir.as_fd()).map_err(fsroot::fs_error)?;
@@ -270,6 +280,20 @@ impl Target {
                     .body(Body::Stream(Box::new(stream))))
             }
         }
+    }
+}
+
+/// Whole seconds since the epoch (none before it).
+fn seconds(t: SystemTime) -> Option<u64> {
+    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
+}
+
+/// When the open file `fd` was made, in seconds since the epoch, where the file system keeps
+/// it: statx's birth time, or std's where statx is missing (macOS).
+fn birth_time(fd: BorrowedFd<'_>, meta: &Metadata) -> Option<u64> {
+    match dirfd::stat_open(fd) {
+        Ok(st) => st.btime.and_then(|(sec, _)| u64::try_from(sec).ok()),
+        Err(_) => meta.created().ok().and_then(seconds),
     }
 }
 
@@ -322,6 +346,7 @@ impl Multistatus {
         } else {
             Found::file(href, &e.name, e.size, e.modified)
         };
+        found.created = e.created.and_then(seconds);
         if !self.locks.is_empty() {
             let mut parts = self.parts.clone();
             parts.push(OsString::from(std::ffi::OsStr::from_bytes(&e.name)));

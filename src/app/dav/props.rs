@@ -338,6 +338,26 @@ mod tests {
     }
 
     #[test]
+    fn without_a_birth_time_creationdate_is_absent() {
+        let mut r = file(&[]);
+        r.created = None;
+        let named = Request::Prop(vec![Name {
+            ns: DAV.into(),
+            local: "creationdate".into(),
+        }]);
+        let response = answer(&r, &named);
+        let response = response.child(DAV, "response").unwrap();
+        assert_eq!(props(response, "404"), ["DAV:creationdate"]);
+        assert!(props(response, "200").is_empty());
+        for request in [Request::AllProp, Request::PropName] {
+            let ms = answer(&r, &request);
+            let ok = props(ms.child(DAV, "response").unwrap(), "200");
+            assert_eq!(ok.len(), LIVE.len() - 1, "{request:?}");
+            assert!(!ok.contains(&"DAV:creationdate".to_string()), "{request:?}");
+        }
+    }
+
+    #[test]
     fn propname_gives_names_only_and_names_are_escaped() {
         let mut r = file(&[]);
         r.href = "/files/<&>";

@@ -58,6 +58,8 @@ pub struct Entry {
     /// Bytes, for files; 0 for folders.
     pub size: u64,
     pub modified: SystemTime,
+    /// When it was made, where the file system keeps that (WebDAV's `creationdate`).
+    pub created: Option<SystemTime>,
 }
 
 /// The entries of a folder, in listing order, at most `MAX_LISTING_ENTRIES`.
@@ -255,9 +257,12 @@ fn stat_kept(dir: &OpenDir, kept: Vec<SortKey>, total: &mut usize) -> std::io::R
     for key in kept {
         let found = if key.is_link {
             match fs::metadata(dir.child(OsStr::from_bytes(&key.name))) {
-                Ok(m) if m.is_dir() || m.is_file() => {
-                    Some((m.is_dir(), m.len(), m.modified().unwrap_or(UNIX_EPOCH)))
-                }
+                Ok(m) if m.is_dir() || m.is_file() => Some((
+                    m.is_dir(),
+                    m.len(),
+                    m.modified().unwrap_or(UNIX_EPOCH),
+                    m.created().ok(),
+                )),
                 _ => None,
             }
         } else {
@@ -266,11 +271,12 @@ fn stat_kept(dir: &OpenDir, kept: Vec<SortKey>, total: &mut usize) -> std::io::R
                     st.kind == Kind::Dir,
                     st.size,
                     system_time(st.mtime_sec, st.mtime_nsec),
+                    st.btime.map(|(sec, nsec)| system_time(sec, nsec)),
                 )),
                 _ => None,
             }
         };
-        let Some((is_dir, size, modified)) = found else {
+        let Some((is_dir, size, modified, created)) = found else {
             *total -= 1;
             continue;
         };
@@ -278,6 +284,7 @@ fn stat_kept(dir: &OpenDir, kept: Vec<SortKey>, total: &mut usize) -> std::io::R
             is_dir,
             size: if is_dir { 0 } else { size },
             modified,
+            created,
             name: key.name,
         });
     }
@@ -355,6 +362,7 @@ fn read_by_path(
             is_dir: meta.is_dir(),
             size: if meta.is_dir() { 0 } else { meta.len() },
             modified: meta.modified().unwrap_or(UNIX_EPOCH),
+            created: meta.created().ok(),
             name: key.name,
         });
     }

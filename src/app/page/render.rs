@@ -473,6 +473,7 @@ mod tests {
             is_dir,
             size,
             modified: UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+            created: None,
         }
     }
 
@@ -566,6 +567,7 @@ mod tests {
                         is_dir: (i + j) % 3 == 0,
                         size: *size,
                         modified: *modified,
+                        created: None,
                     };
                     let (mut want, mut got) = (String::new(), String::new());
                     reference_row(&mut want, "/files/a%20b/", &e);

@@ -2,7 +2,9 @@
 //! a folder (with its extended attributes, where WebDAV keeps dead properties), and moving
 //! either by rename. What lands at a destination is never seen half made: a copy is built under
 //! a hidden temporary name in the destination's folder and renamed into place, and a folder
-//! that is replaced is first renamed aside, then removed.
+//! that is replaced is first renamed aside, then removed. While a folder is copied, a lock file
+//! inside it is held, so that the start-up clean-up of any instance sharing the folder tells
+//! this copy from one whose process was killed (`uploads.rs`).
 //!
 //! Links inside a folder are never followed: a removal removes the link, a copy leaves it out
 //! (a relative link copied elsewhere could point outside the root). Temporary upload files are
@@ -13,7 +15,7 @@
 
 use crate::app::store::fsroot::{fs_error, OpenDir};
 use crate::app::store::paths::is_upload_name;
-use crate::app::store::uploads::{self, TempFile};
+use crate::app::store::uploads::{self, TempFile, COPY_LOCK_NAME};
 use crate::http::error::Error;
 use crate::sys::xattr;
 use std::ffi::{OsStr, OsString};
@@ -226,24 +228,50 @@ pub fn stage_dir(from: &OpenDir, parent: &OpenDir, deep: bool) -> Result<Staged,
         landed: false,
     };
     let to = parent.open_child_dir(&staged.name)?;
-    copy_dir_into(from, &to, deep, 0, &mut 0)?;
+    // Dropped before `staged` on an early return: closed, then the folder removed.
+    let lock = lock_copy(&to)?;
+    if deep {
+        copy_contents(from, &to, 0, &mut 0)?;
+    }
+    // Out before the folder lands, and before it takes the source's permissions, which may
+    // forbid it. Removed while still locked, so that a clean-up never finds it unlocked; until
+    // the folder lands (at once) its fresh time keeps it.
+    fs::remove_file(to.child(OsStr::new(COPY_LOCK_NAME))).map_err(fs_error)?;
+    to.sync();
+    drop(lock);
+    copy_folder_details(from, &to)?;
     Ok(staged)
 }
 
-fn copy_dir_into(
-    from: &OpenDir,
-    to: &OpenDir,
-    deep: bool,
-    depth: usize,
-    count: &mut usize,
-) -> Result<(), Error> {
+/// Makes the lock file of a copy's new folder `to`, and locks it while it stays open.
+fn lock_copy(to: &OpenDir) -> Result<File, Error> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to.child(OsStr::new(COPY_LOCK_NAME)))
+        .map_err(fs_error)?;
+    uploads::hold_lock(&file);
+    Ok(file)
+}
+
+/// Gives the folder `to` the attributes and permissions of `from`: once it is filled, since a
+/// read-only folder could not be filled after.
+fn copy_folder_details(from: &OpenDir, to: &OpenDir) -> Result<(), Error> {
     copy_attributes(from.as_fd(), to.as_fd())?;
     if let Ok(meta) = from.metadata() {
         let _ = fs::set_permissions(to.listing_path(), meta.permissions());
     }
-    if !deep {
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// Copies what the folder `from` holds into the folder `to`, `depth` folders below the copy's
+/// top, counting entries in `count`. Each folder made is synced; `to` is the caller's to sync.
+fn copy_contents(
+    from: &OpenDir,
+    to: &OpenDir,
+    depth: usize,
+    count: &mut usize,
+) -> Result<(), Error> {
     for entry in fs::read_dir(from.listing_path()).map_err(fs_error)? {
         let entry = entry.map_err(fs_error)?;
         let name = entry.file_name();
@@ -264,7 +292,9 @@ fn copy_dir_into(
             let inner = from.open_child_dir(&name)?;
             fs::create_dir(to.child(&name)).map_err(fs_error)?;
             let inner_to = to.open_child_dir(&name)?;
-            copy_dir_into(&inner, &inner_to, deep, depth + 1, count)?;
+            copy_contents(&inner, &inner_to, depth + 1, count)?;
+            inner_to.sync();
+            copy_folder_details(&inner, &inner_to)?;
         } else if kind.is_file() {
             let mut file = File::open(from.child(&name)).map_err(fs_error)?;
             if file.metadata().map_err(fs_error)?.is_file() {
@@ -273,7 +303,6 @@ fn copy_dir_into(
         }
         // Links, FIFOs, sockets and devices are not copied.
     }
-    to.sync();
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! Temporary upload files: their names, which say who owns them, the registry of this process's
-//! live ones (for a shutdown that cuts them), and the start-up clean-up of dead ones.
+//! live ones (for a shutdown that cuts them), and the start-up clean-up of dead ones, which also
+//! takes the temporary folders of copies (`tree.rs`) that a killed process left.
 //!
 //! A temporary file is `PREFIX{host}-{pid}-{n}SUFFIX`. `host` tells apart the machines and
 //! containers that may share one folder (an NFS mount, a volume): on Linux it is the boot id
@@ -18,6 +19,13 @@
 //!   system without locks, or a name of the older form `PREFIX{pid}-{n}SUFFIX`, which had no
 //!   host and no lock): removed;
 //! - anything else: kept, and counted in the log.
+//!
+//! A folder cannot be locked the same way everywhere (on NFS `flock` becomes a POSIX lock,
+//! which needs a file open for writing), so a copy's temporary folder, which has a temporary
+//! name too, holds a lock file, [`COPY_LOCK_NAME`], locked while the copy fills the folder and
+//! removed before the folder takes its final name. The clean-up tests that file's lock and
+//! judges the folder as above; a folder without one (a copy about to land, or a folder set
+//! aside to be removed) is judged by its name and age alone, as where locks say nothing.
 //!
 //! Out of scope: writing uploads (`store.rs`) and keeping these names out of listings and URLs
 //! (`paths.rs`).
@@ -46,6 +54,11 @@ pub const UNLOCKED_GRACE: Duration = Duration::from_secs(5);
 /// How many times (1 ms apart) an upload tries to lock its new file (a clean-up that is testing
 /// the lock holds it for a moment, longer on a network file system) before it goes on without.
 const LOCK_TRIES: u32 = 1000;
+
+/// The file inside a copy's temporary folder that the copy holds locked while it fills the
+/// folder. A temporary name itself, so a copy never copies it nor a GET serves it, but not one
+/// of an upload's form.
+pub const COPY_LOCK_NAME: &str = ".http-server-upload-copying";
 
 /// The host part of names where procfs does not say who this host is.
 const UNKNOWN_HOST: &str = "unknown";
@@ -184,12 +197,14 @@ fn test_lock(path: &Path) -> (Lock, Option<fs::File>) {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Cleanup {
     pub removed: usize,
-    /// Temporary files left alone: uploads in progress here, or other owners' not yet old.
+    /// Temporary files and folders left alone: uploads and copies in progress here, or other
+    /// owners' not yet old.
     pub kept: usize,
 }
 
-/// Removes temporary upload files under `root` that are provably dead (see the module doc), in
-/// every folder (links are not followed; at most `MAX_CLEANUP_DIRS` folders are visited).
+/// Removes temporary upload files and copies' temporary folders under `root` that are provably
+/// dead (see the module doc), in every folder (links are not followed; at most
+/// `MAX_CLEANUP_DIRS` folders are visited).
 ///
 /// # Errors
 /// When the root cannot be listed.
@@ -229,23 +244,52 @@ fn remove_stale_uploads_within(
             let Some(owner) = owner_of(name.as_bytes()) else {
                 continue;
             };
-            if !kind.is_file() {
+            let path = entry.path();
+            // A file is its own lock; a copy's folder has its lock file inside.
+            let lock_path = if kind.is_file() {
+                path.clone()
+            } else if kind.is_dir() {
+                path.join(COPY_LOCK_NAME)
+            } else {
                 continue;
-            }
-            let age = entry
-                .metadata()
+            };
+            let age = fs::symlink_metadata(&lock_path)
+                .or_else(|_| entry.metadata())
                 .and_then(|m| m.modified())
                 .ok()
                 .and_then(|t| now.duration_since(t).ok())
                 .unwrap_or_default();
-            let (lock, _held) = test_lock(&entry.path());
-            match judge(&owner, lock, age, max_age, ours) {
-                Verdict::Remove if fs::remove_file(entry.path()).is_ok() => done.removed += 1,
-                _ => done.kept += 1,
+            let (lock, held) = test_lock(&lock_path);
+            let removed = match judge(&owner, lock, age, max_age, ours) {
+                Verdict::Remove if kind.is_dir() => {
+                    // Closed first: on NFS a removed file that is still open becomes a
+                    // `.nfs*` file, which would keep its folder.
+                    drop(held);
+                    fs::remove_dir_all(&path).is_ok()
+                }
+                Verdict::Remove => fs::remove_file(&path).is_ok(),
+                Verdict::Keep => false,
+            };
+            if removed {
+                done.removed += 1;
+            } else {
+                done.kept += 1;
             }
         }
     }
     Ok(done)
+}
+
+/// Locks the new temporary `file` (an upload's, or a copy's lock file) for as long as it stays
+/// open, waiting out a clean-up that is testing the lock. Where the file system cannot lock,
+/// it goes on without (the clean-up then knows the file by its name and age only).
+pub fn hold_lock(file: &fs::File) {
+    for _ in 0..LOCK_TRIES {
+        match crate::sys::try_lock_exclusive(file.as_fd()) {
+            Ok(false) => std::thread::sleep(Duration::from_millis(1)),
+            Ok(true) | Err(_) => break,
+        }
+    }
 }
 
 /// The temporary files of uploads in progress in this process, so that a shutdown that cuts
@@ -264,15 +308,9 @@ pub struct TempFile {
 
 impl TempFile {
     /// Registers a temporary file just created at `path` and opened as `file`, and locks it for
-    /// as long as `file` stays open. Where the file system cannot lock, the upload goes on
-    /// without it (the clean-up then knows the file by its name and age only).
+    /// as long as `file` stays open ([`hold_lock`]).
     pub fn new(path: PathBuf, file: &fs::File) -> TempFile {
-        for _ in 0..LOCK_TRIES {
-            match crate::sys::try_lock_exclusive(file.as_fd()) {
-                Ok(false) => std::thread::sleep(Duration::from_millis(1)),
-                Ok(true) | Err(_) => break,
-            }
-        }
+        hold_lock(file);
         live_uploads().push(path.clone());
         TempFile { path, armed: true }
     }
@@ -490,5 +528,69 @@ mod tests {
             }
         );
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn cleanup_judges_a_copy_folder_by_the_lock_file_inside() {
+        let root = std::env::temp_dir().join(format!("uploads-copies-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let ago = |secs| SystemTime::now() - Duration::from_secs(secs);
+        // Folders of another host: only the lock file (or, without one, age) can say.
+        let copy = |n: u32, lock_age: Option<u64>| {
+            let name = format!("{UPLOAD_PREFIX}otherhost.1-4999999-{n}{UPLOAD_SUFFIX}");
+            let folder = root.join("sub").join(name);
+            fs::create_dir_all(folder.join("inner")).unwrap();
+            fs::write(folder.join("inner/half"), b"half a copy").unwrap();
+            if let Some(secs) = lock_age {
+                let lock = fs::File::create(folder.join(COPY_LOCK_NAME)).unwrap();
+                lock.set_modified(ago(secs)).unwrap();
+            }
+            folder
+        };
+        let dead = copy(1, Some(60));
+        let live = copy(2, Some(60));
+        let held = fs::File::open(live.join(COPY_LOCK_NAME)).unwrap();
+        assert!(crate::sys::try_lock_exclusive(held.as_fd()).unwrap());
+        // Made an instant ago, not yet locked.
+        let starting = copy(3, Some(0));
+        // No lock file, and touched now: a copy about to land.
+        let landing = copy(4, None);
+        // No lock file, and untouched for longer than the age limit.
+        let forgotten = copy(5, None);
+        fs::File::open(&forgotten)
+            .unwrap()
+            .set_modified(ago(DAY.as_secs() * 2))
+            .unwrap();
+        // This host's, its process gone, with or without a lock file.
+        let ours = root.join(format!(
+            "{UPLOAD_PREFIX}{}-4999999-6{UPLOAD_SUFFIX}",
+            host_identity()
+        ));
+        fs::create_dir_all(&ours).unwrap();
+        let done = remove_stale_uploads(&root, DAY).unwrap();
+        assert_eq!(
+            done,
+            Cleanup {
+                removed: 3,
+                kept: 3
+            }
+        );
+        for gone in [&dead, &forgotten, &ours] {
+            assert!(!gone.exists(), "{}", gone.display());
+        }
+        for kept in [&live, &starting, &landing] {
+            assert!(kept.join("inner/half").exists(), "{}", kept.display());
+        }
+        // Unlocked, the live one is dead too.
+        drop(held);
+        assert_eq!(remove_stale_uploads(&root, DAY).unwrap().removed, 1);
+        assert!(!live.exists());
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn the_copy_lock_is_a_temporary_name_but_no_upload() {
+        assert!(is_upload_name(COPY_LOCK_NAME.as_bytes()));
+        assert_eq!(owner_of(COPY_LOCK_NAME.as_bytes()), None);
     }
 }
