@@ -320,43 +320,8 @@ fn row(out: &mut String, folder_url: &str, e: &Entry, scratch: &mut RowScratch) 
         }
         out.push_str(part);
     }
-    out.push_str("</time></td><td class=\"actions\">");
-    push_actions(out, url, name, e.is_dir);
-    out.push_str("</td></tr>");
-}
-
-/// A row's actions. They sit in a menu (`<details>`), which the script opens on wide screens,
-/// where they show in a row; on narrow ones they stay behind one button, so that a lone red
-/// Delete is never one tap from losing a file. Delete comes last, after Download or Open.
-fn push_actions(out: &mut String, url: &str, name: &str, is_dir: bool) {
-    out.push_str("<details class=\"more\"><summary aria-label=\"Actions for ");
-    out.push_str(name);
-    out.push_str("\">&hellip;</summary><span class=\"items\">");
-    if is_dir {
-        out.push_str("<a class=\"open\" href=\"");
-        out.push_str(url);
-        out.push_str("\" aria-label=\"Open ");
-        out.push_str(name);
-        out.push_str("\">Open</a>");
-    } else {
-        out.push_str("<a class=\"download\" href=\"");
-        out.push_str(url);
-        out.push_str("\" download=\"");
-        out.push_str(name);
-        out.push_str("\" aria-label=\"Download ");
-        out.push_str(name);
-        out.push_str("\">Download</a>");
-    }
-    out.push_str("<button type=\"button\" class=\"rename write\" aria-label=\"Rename ");
-    out.push_str(name);
-    out.push_str("\">Rename</button>");
-    out.push_str("<button type=\"button\" class=\"delete write\" data-url=\"");
-    out.push_str(url);
-    out.push_str("\" data-name=\"");
-    out.push_str(name);
-    out.push_str("\" aria-label=\"Delete ");
-    out.push_str(name);
-    out.push_str("\">Delete</button></span></details>");
+    // The actions cell stays empty: the script fills it from the row (see `listing.js`).
+    out.push_str("</time></td><td class=\"actions\"></td></tr>");
 }
 
 /// The page's offer of the whole folder as one download (relative links: this folder).
@@ -513,27 +478,8 @@ mod tests {
         }
         let _ = write!(
             out,
-            "<td class=\"mtime\"><time datetime=\"{when}\">{shown}</time></td><td class=\"actions\">\
-             <details class=\"more\"><summary aria-label=\"Actions for {name}\">&hellip;</summary>\
-             <span class=\"items\">"
-        );
-        if e.is_dir {
-            let _ = write!(
-                out,
-                "<a class=\"open\" href=\"{url}\" aria-label=\"Open {name}\">Open</a>"
-            );
-        } else {
-            let _ = write!(
-                out,
-                "<a class=\"download\" href=\"{url}\" download=\"{name}\" \
-                 aria-label=\"Download {name}\">Download</a>"
-            );
-        }
-        let _ = write!(
-            out,
-            "<button type=\"button\" class=\"rename write\" aria-label=\"Rename {name}\">Rename</button>\
-             <button type=\"button\" class=\"delete write\" data-url=\"{url}\" \
-             data-name=\"{name}\" aria-label=\"Delete {name}\">Delete</button></span></details></td></tr>"
+            "<td class=\"mtime\"><time datetime=\"{when}\">{shown}</time></td>\
+             <td class=\"actions\"></td></tr>"
         );
     }
 

@@ -2,7 +2,8 @@
 // server writes UTC), uploads (file input and drag and drop, each file sent with PUT, a
 // progress bar with speed and time left, a Cancel button), new folders (PUT of "name/"),
 // deletes, and refreshing the table from the server after a change. The server renders and
-// escapes every row; this script only moves rows around and sets text, never HTML from strings.
+// escapes every row; this script moves rows around, gives each its action menu (from a
+// template), and sets text and attributes, never HTML from strings.
 "use strict";
 
 (function () {
@@ -98,6 +99,39 @@
     return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
   }
 
+  // Each row's actions, made here from the row (the server sends the row's link only, which
+  // is all a page without script can use): a menu of Open (a folder) or Download (a file),
+  // Rename and Delete, Delete last, cloned from the page's template and filled with text and
+  // attributes only.
+  const actionsTemplate = document.getElementById("row-actions").content.firstElementChild;
+  function addActions() {
+    for (const row of rowsEl.querySelectorAll("tr[data-name]")) {
+      const cell = row.querySelector("td.actions");
+      const link = row.querySelector("a.entry");
+      if (!cell || !link || cell.firstElementChild) {
+        continue;
+      }
+      const name = row.dataset.name;
+      const url = link.getAttribute("href");
+      const isDir = row.dataset.type === "dir";
+      const menu = actionsTemplate.cloneNode(true);
+      menu.querySelector("summary").setAttribute("aria-label", "Actions for " + name);
+      menu.querySelector(isDir ? "a.download" : "a.open").remove();
+      const go = menu.querySelector(isDir ? "a.open" : "a.download");
+      go.setAttribute("href", url);
+      go.setAttribute("aria-label", (isDir ? "Open " : "Download ") + name);
+      if (!isDir) {
+        go.setAttribute("download", name);
+      }
+      menu.querySelector("button.rename").setAttribute("aria-label", "Rename " + name);
+      const del = menu.querySelector("button.delete");
+      del.dataset.url = url;
+      del.dataset.name = name;
+      del.setAttribute("aria-label", "Delete " + name);
+      cell.appendChild(menu);
+    }
+  }
+
   // Row actions: in a row on wide screens (every menu open, its button hidden), behind one
   // button each on narrow ones.
   const wide = window.matchMedia("(min-width: 641px)");
@@ -122,6 +156,7 @@
 
   function sortRows() {
     localTimes();
+    addActions();
     layoutActions();
     const rows = Array.from(rowsEl.querySelectorAll("tr[data-name]"));
     rows.sort(compare);
