@@ -295,15 +295,29 @@ fn statx(_dir: BorrowedFd<'_>, _name: &CStr, _flags: c_int) -> io::Result<Stat> 
 ///
 /// # Errors
 /// The call's error; `Unsupported` elsewhere.
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
 pub fn read_entries(
     dir: BorrowedFd<'_>,
     buf: &mut Vec<u8>,
     mut each: impl FnMut(&[u8], Kind),
 ) -> io::Result<()> {
+    while read_some_entries(dir, buf, &mut each)? {}
+    Ok(())
+}
+
+/// As [`read_entries`], but one `getdents64` (up to 32 KiB of records) at a time, from where
+/// the last call stopped: `Ok(false)` once the folder has no more.
+///
+/// # Errors
+/// The call's error; `Unsupported` elsewhere.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub fn read_some_entries(
+    dir: BorrowedFd<'_>,
+    buf: &mut Vec<u8>,
+    mut each: impl FnMut(&[u8], Kind),
+) -> io::Result<bool> {
     const BUF_BYTES: usize = 32 * 1024;
     buf.resize(BUF_BYTES, 0);
     loop {
@@ -326,9 +340,10 @@ pub fn read_entries(
         }
         let n = usize::try_from(n).unwrap_or(0);
         if n == 0 {
-            return Ok(());
+            return Ok(false);
         }
         parse_entries(buf.get(..n).unwrap_or_default(), &mut each);
+        return Ok(true);
     }
 }
 
@@ -340,11 +355,11 @@ pub fn read_entries(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")
 )))]
-pub fn read_entries(
+pub fn read_some_entries(
     _dir: BorrowedFd<'_>,
     _buf: &mut Vec<u8>,
     _each: impl FnMut(&[u8], Kind),
-) -> io::Result<()> {
+) -> io::Result<bool> {
     Err(io::ErrorKind::Unsupported.into())
 }
 

@@ -233,19 +233,167 @@ fn read_through_fd(
     })?;
     let mut c_name = Vec::new();
     for name in unknown {
-        let key = match stat_name(dir, &name, &mut c_name)?.map(|st| st.kind) {
-            Some(kind @ (Kind::File | Kind::Dir)) => SortKey::new(&name, kind == Kind::Dir, false),
-            Some(Kind::Link) => match link_is_dir(dir, &name, root) {
-                Some(is_dir) => SortKey::new(&name, is_dir, true),
-                None => continue,
-            },
-            _ => continue,
+        let Some(key) = key_for(dir, root, &name, Kind::Unknown, &mut c_name)? else {
+            continue;
         };
         total += 1;
         keep(&mut heap, key, cap);
     }
     let entries = stat_kept(dir, heap.into_sorted_vec(), &mut total)?;
     Ok(Listing { entries, total })
+}
+
+/// The listing key of the entry `name` of `kind` (as getdents64 said; `Unknown` is stat'ed to
+/// learn it); `None` for what is never listed (FIFOs, sockets, devices, links that lead
+/// outside the root or nowhere, an entry gone meanwhile).
+fn key_for(
+    dir: &OpenDir,
+    root: &Path,
+    name: &[u8],
+    kind: Kind,
+    c_name: &mut Vec<u8>,
+) -> std::io::Result<Option<SortKey>> {
+    let kind = match kind {
+        Kind::Unknown => match stat_name(dir, name, c_name)? {
+            Some(st) => st.kind,
+            None => return Ok(None),
+        },
+        kind => kind,
+    };
+    Ok(match kind {
+        Kind::File | Kind::Dir => Some(SortKey::new(name, kind == Kind::Dir, false)),
+        Kind::Link => link_is_dir(dir, name, root).map(|is_dir| SortKey::new(name, is_dir, true)),
+        Kind::Unknown | Kind::Other => None,
+    })
+}
+
+/// A folder's entries a batch at a time, in the order the file system keeps them (unsorted),
+/// for an answer that needs no order and must not hold a big folder in memory (WebDAV's
+/// `PROPFIND`): through the folder's descriptor it holds one `getdents64` buffer (32 KiB),
+/// the names of one such read, and the batch asked for. The rules of [`read`] hold: no
+/// temporary or (unless shown) dot names, links only inside the root, at most `cap` entries.
+pub struct EntryStream {
+    source: Source,
+}
+
+enum Source {
+    Fd {
+        root: std::path::PathBuf,
+        show_hidden: bool,
+        buf: Vec<u8>,
+        /// Names read and not yet given, with their kinds.
+        pending: std::collections::VecDeque<(Vec<u8>, Kind)>,
+        at_end: bool,
+        /// How many more entries may be given.
+        left: usize,
+    },
+    /// Where the descriptor cannot be read that way (see [`dirfd::is_unavailable`]): the
+    /// listing, read whole as for the page.
+    Listed(std::vec::IntoIter<Entry>),
+}
+
+impl EntryStream {
+    /// Starts reading the folder `dir`, opened under `root`.
+    ///
+    /// # Errors
+    /// 403 when the folder cannot be read, 500 for other failures.
+    pub fn start(
+        dir: &OpenDir,
+        root: &Root,
+        show_hidden: bool,
+        cap: usize,
+    ) -> Result<EntryStream, Error> {
+        if root.is_beneath() {
+            let mut source = Source::Fd {
+                root: root.path().to_path_buf(),
+                show_hidden,
+                buf: Vec::new(),
+                pending: std::collections::VecDeque::new(),
+                at_end: false,
+                left: cap,
+            };
+            dir.rewind().map_err(fs_error)?;
+            match fill(&mut source, dir) {
+                Err(e) if dirfd::is_unavailable(&e) => {}
+                done => return done.map(|()| EntryStream { source }).map_err(fs_error),
+            }
+        }
+        let listing = read_by_path(dir, root.path(), show_hidden, cap)?;
+        Ok(EntryStream {
+            source: Source::Listed(listing.entries.into_iter()),
+        })
+    }
+
+    /// Up to `n` more entries, each stat'ed now; none once the folder is done.
+    ///
+    /// # Errors
+    /// The file system's.
+    pub fn next_batch(&mut self, dir: &OpenDir, n: usize) -> std::io::Result<Vec<Entry>> {
+        if let Source::Listed(rest) = &mut self.source {
+            return Ok(rest.take(n).collect());
+        }
+        loop {
+            let keys = self.next_keys(dir, n)?;
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut uncounted = keys.len();
+            let entries = stat_kept(dir, keys, &mut uncounted)?;
+            // All of them gone since they were read: on to the next ones.
+            if !entries.is_empty() {
+                return Ok(entries);
+            }
+        }
+    }
+
+    /// The keys of up to `n` more entries; none once the folder is done.
+    fn next_keys(&mut self, dir: &OpenDir, n: usize) -> std::io::Result<Vec<SortKey>> {
+        let mut keys = Vec::new();
+        let mut c_name = Vec::new();
+        while let Source::Fd {
+            root,
+            pending,
+            at_end,
+            left,
+            ..
+        } = &mut self.source
+        {
+            if keys.len() >= n || *left == 0 {
+                break;
+            }
+            match pending.pop_front() {
+                Some((name, kind)) => {
+                    if let Some(key) = key_for(dir, root, &name, kind, &mut c_name)? {
+                        keys.push(key);
+                        *left -= 1;
+                    }
+                }
+                None if *at_end => break,
+                None => fill(&mut self.source, dir)?,
+            }
+        }
+        Ok(keys)
+    }
+}
+
+/// Reads the next names of the folder into a `Fd` source's pending ones.
+fn fill(source: &mut Source, dir: &OpenDir) -> std::io::Result<()> {
+    if let Source::Fd {
+        show_hidden,
+        buf,
+        pending,
+        at_end,
+        ..
+    } = source
+    {
+        let more = dirfd::read_some_entries(dir.as_fd(), buf, |name, kind| {
+            if !is_left_out(name, *show_hidden) {
+                pending.push_back((name.to_vec(), kind));
+            }
+        })?;
+        *at_end = !more;
+    }
+    Ok(())
 }
 
 /// The entries kept for the listing, each stat'ed through the folder's descriptor (a link
@@ -597,6 +745,65 @@ mod tests {
             .iter()
             .map(|e| String::from_utf8_lossy(&e.name).into_owned())
             .collect()
+    }
+
+    /// Every entry of `dir` as an `EntryStream` gives them, `batch` at a time.
+    fn streamed(
+        dir: &OpenDir,
+        root: &Root,
+        show_hidden: bool,
+        cap: usize,
+        batch: usize,
+    ) -> Vec<(String, bool)> {
+        let mut stream = EntryStream::start(dir, root, show_hidden, cap).unwrap();
+        let mut all = Vec::new();
+        loop {
+            let got = stream.next_batch(dir, batch).unwrap();
+            assert!(got.len() <= batch);
+            if got.is_empty() {
+                break;
+            }
+            all.extend(
+                got.into_iter()
+                    .map(|e| (String::from_utf8_lossy(&e.name).into_owned(), e.is_dir)),
+            );
+        }
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn a_streamed_folder_gives_what_its_listing_shows() {
+        let (dir, _) = search_tree("stream");
+        for i in 0..40 {
+            fs::write(dir.join(format!("f{i:02}")), b"x").unwrap();
+        }
+        fs::write(dir.join(".http-server-upload-x-1-2.part"), b"x").unwrap();
+        std::os::unix::fs::symlink("a", dir.join("inside")).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.join("outside")).unwrap();
+        let _ = std::process::Command::new("mkfifo")
+            .arg(dir.join("fifo"))
+            .status();
+        for walk in [false, true] {
+            let root = Root::open(&dir, walk).unwrap();
+            let open = OpenDir::open_root(&dir).unwrap();
+            for show_hidden in [false, true] {
+                let listed = read(&open, &root, show_hidden, MAX_LISTING_ENTRIES).unwrap();
+                let mut want: Vec<(String, bool)> = listed
+                    .entries
+                    .iter()
+                    .map(|e| (String::from_utf8_lossy(&e.name).into_owned(), e.is_dir))
+                    .collect();
+                want.sort();
+                assert!(want.contains(&("inside".into(), true)), "{want:?}");
+                let got = streamed(&open, &root, show_hidden, MAX_LISTING_ENTRIES, 7);
+                assert_eq!(got, want, "walk {walk}, show_hidden {show_hidden}");
+            }
+            // The cap holds however the batches fall.
+            assert_eq!(streamed(&open, &root, false, 10, 3).len(), 10);
+            assert_eq!(streamed(&open, &root, false, 10, 64).len(), 10);
+        }
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
