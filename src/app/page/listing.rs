@@ -269,8 +269,8 @@ fn key_for(
 
 /// A folder's entries a batch at a time, in the order the file system keeps them (unsorted),
 /// for an answer that needs no order and must not hold a big folder in memory (WebDAV's
-/// `PROPFIND`): through the folder's descriptor it holds one `getdents64` buffer (32 KiB),
-/// the names of one such read, and the batch asked for. The rules of [`read`] hold: no
+/// `PROPFIND`): through the folder's descriptor it holds the names of one `getdents64` read
+/// (32 KiB of records, whose buffer is freed once they are taken out) and the batch asked for. The rules of [`read`] hold: no
 /// temporary or (unless shown) dot names, links only inside the root, at most `cap` entries.
 pub struct EntryStream {
     source: Source,
@@ -280,7 +280,6 @@ enum Source {
     Fd {
         root: std::path::PathBuf,
         show_hidden: bool,
-        buf: Vec<u8>,
         /// Names read and not yet given, with their kinds.
         pending: std::collections::VecDeque<(Vec<u8>, Kind)>,
         at_end: bool,
@@ -307,7 +306,6 @@ impl EntryStream {
             let mut source = Source::Fd {
                 root: root.path().to_path_buf(),
                 show_hidden,
-                buf: Vec::new(),
                 pending: std::collections::VecDeque::new(),
                 at_end: false,
                 left: cap,
@@ -376,17 +374,18 @@ impl EntryStream {
     }
 }
 
-/// Reads the next names of the folder into a `Fd` source's pending ones.
+/// Reads the next names of the folder into a `Fd` source's pending ones. The buffer lives
+/// only for the call: an answer waiting on a slow client holds the names alone.
 fn fill(source: &mut Source, dir: &OpenDir) -> std::io::Result<()> {
     if let Source::Fd {
         show_hidden,
-        buf,
         pending,
         at_end,
         ..
     } = source
     {
-        let more = dirfd::read_some_entries(dir.as_fd(), buf, |name, kind| {
+        let mut buf = Vec::new();
+        let more = dirfd::read_some_entries(dir.as_fd(), &mut buf, |name, kind| {
             if !is_left_out(name, *show_hidden) {
                 pending.push_back((name.to_vec(), kind));
             }
