@@ -39,6 +39,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (servers, nginx's configuration, RSS)
+from peers import status_kib  # noqa: E402  (one /proc/PID/status field over processes)
 
 env = os.environ.get
 NS = [int(x) for x in env("N", "100,1000").split(",")]
@@ -52,19 +53,6 @@ PROBE_TIMEOUT = int(env("PROBE_TIMEOUT", "5"))
 SHT_CONNS = int(env("SHT_CONNS", "1000"))
 SHT_SECS = int(env("SHT_SECS", "30"))
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def status_kib(pids, key):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith(key + ":"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
 
 
 class RssSampler(threading.Thread):
