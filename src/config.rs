@@ -32,6 +32,12 @@ pub const MAX_CHUNK_SIZE_DIGITS: usize = 16;
 pub const MAX_CHUNK_LINE_BYTES: usize = 4 * 1024;
 /// Default cap on an upload streamed to disk (`--max-upload`). Past it: 413.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// Most bytes of large folder listings (pages, JSON, text, search results past
+/// `COUNTED_LISTING_BYTES` in `app::page::listing`) held in memory at once while they are sent,
+/// over every connection: each is built whole, and a client that reads slowly keeps it. Past
+/// it a large listing is answered 503 with `Retry-After`, so that many slow readers of a big
+/// folder cannot take the machine's memory.
+pub const DEFAULT_MAX_LISTING_BYTES_IN_FLIGHT: usize = 64 * 1024 * 1024;
 /// Most body bytes the server reads and throws away to keep a connection usable after an answer
 /// that did not need the body (a 404 to a POST, say). A longer unread body closes the connection.
 pub const MAX_DRAIN_BYTES: u64 = 64 * 1024;
@@ -113,6 +119,8 @@ pub struct Config {
     pub max_headers: usize,
     /// See [`DEFAULT_MAX_UPLOAD_BYTES`].
     pub max_upload_bytes: u64,
+    /// See [`DEFAULT_MAX_LISTING_BYTES_IN_FLIGHT`] (no flag; tests lower it).
+    pub max_listing_bytes_in_flight: usize,
     /// See [`DEFAULT_IDLE_TIMEOUT`].
     pub idle_timeout: Duration,
     /// See [`DEFAULT_HEADER_TIMEOUT`].
@@ -276,6 +284,7 @@ impl Default for Config {
             max_request_line_bytes: MAX_REQUEST_LINE_BYTES,
             max_headers: MAX_HEADERS,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_listing_bytes_in_flight: DEFAULT_MAX_LISTING_BYTES_IN_FLIGHT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
@@ -358,6 +367,9 @@ pub struct StoreConfig {
     /// Folders may be downloaded as one archive (`--no-archive` turns it off).
     pub archives: bool,
     pub max_upload_bytes: u64,
+    /// Bytes of large listings being sent now, and the most there may be.
+    pub listings_in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub max_listing_bytes_in_flight: usize,
     pub listing: bool,
     pub show_hidden: bool,
     pub read_only: bool,
@@ -371,6 +383,8 @@ impl Config {
             directory: self.directory.clone(),
             archives: self.archives,
             max_upload_bytes: self.max_upload_bytes,
+            listings_in_flight: std::sync::Arc::default(),
+            max_listing_bytes_in_flight: self.max_listing_bytes_in_flight,
             listing: self.listing,
             show_hidden: self.show_hidden,
             read_only: self.read_only,

@@ -384,3 +384,44 @@ fn a_search_finds_names_below_in_every_format() {
     let long = "x".repeat(300);
     assert_eq!(get(&srv, &format!("/files/?q={long}"), "").status, 400);
 }
+
+#[test]
+fn large_listings_held_by_slow_readers_are_bounded_in_memory() {
+    // 10 000 entries with long names make a page of about 6 MB: more than loopback's buffers
+    // take from a reader that reads nothing (4 MiB of send buffer at most here, and the
+    // receiver's window), so its answer stays in the server. The budget holds one such page.
+    let srv = server_with(|c| c.max_listing_bytes_in_flight = 8_000_000);
+    std::fs::create_dir(srv.file("big")).unwrap();
+    let long = "n".repeat(100);
+    for i in 0..10_000 {
+        std::fs::write(srv.file(&format!("big/{long}-{i:05}.txt")), b"").unwrap();
+    }
+    let ask = "GET /files/big/ HTTP/1.1\r\nHost: localhost\r\nAccept: text/html\r\n\r\n";
+    // Read whole, it comes with its length, every byte.
+    let r = srv.request(ask.as_bytes());
+    assert_eq!(r.status, 200);
+    let len: usize = r.header("content-length").unwrap().parse().unwrap();
+    assert!(len > 5_000_000 && len < 8_000_000, "{len}");
+    assert_eq!(r.body.len(), len);
+    assert!(r.text().trim_end().ends_with("</html>"));
+    // One reader that reads nothing holds its page; the next is told to come back.
+    let mut slow = srv.connect();
+    slow.write_all(ask.as_bytes()).unwrap();
+    let r = wait_for(std::time::Instant::now() + CLIENT_TIMEOUT, "a 503", || {
+        let r = srv.request(ask.as_bytes());
+        (r.status == 503).then_some(r)
+    });
+    assert_eq!(r.header("retry-after"), Some("1"));
+    // Small pages and HEAD are not held back.
+    let small = "GET /files/ HTTP/1.1\r\nHost: localhost\r\nAccept: text/html\r\n\r\n";
+    assert_eq!(srv.request(small.as_bytes()).status, 200);
+    let head = "HEAD /files/big/ HTTP/1.1\r\nHost: localhost\r\nAccept: text/html\r\n\r\n";
+    assert_eq!(srv.request(head.as_bytes()).status, 200);
+    // Once the slow reader has gone, its bytes are given back.
+    drop(slow);
+    wait_until(
+        std::time::Instant::now() + CLIENT_TIMEOUT,
+        "the budget back",
+        || srv.request(ask.as_bytes()).status == 200,
+    );
+}

@@ -25,8 +25,9 @@ use crate::app::store::paths::{self, is_upload_name, FilePath};
 use crate::config::StoreConfig;
 use crate::http::error::Error;
 use crate::http::parse::Head;
-use crate::http::response::Response;
+use crate::http::response::{BlockStream, Body, Response};
 use crate::http::uri::query_value;
+use crate::http::Method;
 use crate::http::Status;
 use crate::sys::dirfd::{self, Kind};
 use std::collections::BinaryHeap;
@@ -34,6 +35,8 @@ use std::ffi::{CStr, OsStr};
 use std::fs;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Most entries in one listing; past it the listing is cut (and says so).
@@ -710,7 +713,97 @@ pub fn list(
     let body = render::render(format, path, &listing, viewer, search.as_ref());
     let mut resp = resp.body(body.into());
     encoding::negotiate(&mut resp, &head.headers).map_err(Error::Io)?;
+    if head.method != Method::Head {
+        resp.body = counted(resp.body, config)?;
+    }
     Ok(resp)
+}
+
+/// Listings up to this size are not counted against the budget of bytes in flight: they go
+/// out in the first writes.
+pub const COUNTED_LISTING_BYTES: usize = 64 * 1024;
+
+/// A large listing's body, counted against `config`'s budget of listing bytes in flight
+/// (`DEFAULT_MAX_LISTING_BYTES_IN_FLIGHT`) until it is sent or its connection ends.
+///
+/// # Errors
+/// 503 when the budget has no room for it.
+fn counted(body: Body<'static>, config: &StoreConfig) -> Result<Body<'static>, Error> {
+    let Body::Bytes(bytes) = body else {
+        return Ok(body);
+    };
+    if bytes.len() <= COUNTED_LISTING_BYTES {
+        return Ok(Body::Bytes(bytes));
+    }
+    let reserved = Reserved::take(
+        &config.listings_in_flight,
+        bytes.len(),
+        config.max_listing_bytes_in_flight,
+    )
+    .ok_or(Error::Busy {
+        retry_after: 1,
+        why: "too many large folder listings are being sent",
+    })?;
+    Ok(Body::Stream(Box::new(CountedBody {
+        bytes,
+        at: 0,
+        _reserved: reserved,
+    })))
+}
+
+/// Bytes taken from a budget, given back when dropped.
+struct Reserved {
+    budget: Arc<AtomicUsize>,
+    bytes: usize,
+}
+
+impl Reserved {
+    /// `bytes` from `budget`, if that leaves it at most `max`.
+    fn take(budget: &Arc<AtomicUsize>, bytes: usize, max: usize) -> Option<Reserved> {
+        budget
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|&n| n <= max)
+            })
+            .ok()?;
+        Some(Reserved {
+            budget: Arc::clone(budget),
+            bytes,
+        })
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        self.budget.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// A listing sent from memory a block at a time, with its `Content-Length`, holding its bytes
+/// of the budget until it is dropped.
+struct CountedBody {
+    bytes: Vec<u8>,
+    at: usize,
+    _reserved: Reserved,
+}
+
+/// Bytes a [`CountedBody`] gives at a time.
+const COUNTED_BLOCK_BYTES: usize = 64 * 1024;
+
+impl BlockStream for CountedBody {
+    fn block(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        out.clear();
+        let end = self.bytes.len().min(self.at + COUNTED_BLOCK_BYTES);
+        out.extend_from_slice(self.bytes.get(self.at..end).unwrap_or_default());
+        Ok(())
+    }
+
+    fn advance(&mut self) {
+        self.at = self.bytes.len().min(self.at + COUNTED_BLOCK_BYTES);
+    }
+
+    fn known_len(&self) -> Option<u64> {
+        Some(self.bytes.len() as u64)
+    }
 }
 
 #[cfg(test)]
@@ -803,6 +896,42 @@ mod tests {
             assert_eq!(streamed(&open, &root, false, 10, 64).len(), 10);
         }
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_budget_of_listing_bytes_holds_and_is_given_back() {
+        let budget = Arc::new(AtomicUsize::new(0));
+        let a = Reserved::take(&budget, 600, 1000).unwrap();
+        assert!(Reserved::take(&budget, 401, 1000).is_none());
+        let b = Reserved::take(&budget, 400, 1000).unwrap();
+        assert_eq!(budget.load(Ordering::Acquire), 1000);
+        drop(a);
+        assert!(
+            Reserved::take(&budget, usize::MAX, usize::MAX).is_none(),
+            "no overflow"
+        );
+        drop(b);
+        assert_eq!(budget.load(Ordering::Acquire), 0);
+        // A counted body gives its bytes whole, a block at a time, then an empty block.
+        let bytes: Vec<u8> = (0..150_000u32).map(|i| i as u8).collect();
+        let mut body = CountedBody {
+            bytes: bytes.clone(),
+            at: 0,
+            _reserved: Reserved::take(&budget, 150_000, 1 << 20).unwrap(),
+        };
+        assert_eq!(body.known_len(), Some(150_000));
+        let (mut got, mut out) = (Vec::new(), Vec::new());
+        loop {
+            body.block(&mut out).unwrap();
+            if out.is_empty() {
+                break;
+            }
+            got.extend_from_slice(&out);
+            body.advance();
+        }
+        assert_eq!(got, bytes);
+        drop(body);
+        assert_eq!(budget.load(Ordering::Acquire), 0);
     }
 
     #[test]
