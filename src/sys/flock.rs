@@ -30,9 +30,20 @@ extern "C" {
 /// The call's error: `ENOLCK` where the file system cannot lock (an NFS mount without a lock
 /// manager), `EBADF`, `EINTR`.
 pub fn try_lock_exclusive(file: BorrowedFd<'_>) -> io::Result<bool> {
+    try_lock(file, true)
+}
+
+/// Takes a shared (`exclusive == false`) or exclusive lock on the open file without waiting.
+/// `Ok(false)`: another open file holds a conflicting one. Each `open` makes its own open file,
+/// so two threads of one process exclude each other too.
+///
+/// # Errors
+/// As for [`try_lock_exclusive`].
+pub fn try_lock(file: BorrowedFd<'_>, exclusive: bool) -> io::Result<bool> {
+    let operation = if exclusive { LOCK_EX } else { LOCK_SH };
     // SAFETY: `flock` takes a descriptor and a flag word and touches no memory of ours; the
     // descriptor is valid for the call, since `file` borrows it from an open file.
-    let r = unsafe { flock(file.as_raw_fd(), LOCK_EX | LOCK_NB) };
+    let r = unsafe { flock(file.as_raw_fd(), operation | LOCK_NB) };
     if r == 0 {
         return Ok(true);
     }
@@ -41,29 +52,6 @@ pub fn try_lock_exclusive(file: BorrowedFd<'_>) -> io::Result<bool> {
         Ok(false)
     } else {
         Err(e)
-    }
-}
-
-/// Takes a shared (`exclusive == false`) or exclusive lock on the open file, waiting for
-/// whoever holds a conflicting one; released when every descriptor of this open file is closed.
-/// Each `open` makes its own open file, so two threads of one process exclude each other too.
-///
-/// # Errors
-/// As for [`try_lock_exclusive`] (`ENOLCK` where the file system cannot lock); `EINTR` is
-/// retried.
-pub fn lock_waiting(file: BorrowedFd<'_>, exclusive: bool) -> io::Result<()> {
-    let operation = if exclusive { LOCK_EX } else { LOCK_SH };
-    loop {
-        // SAFETY: as in `try_lock_exclusive`: a descriptor borrowed from an open file and a
-        // flag word; no memory is passed.
-        let r = unsafe { flock(file.as_raw_fd(), operation) };
-        if r == 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
     }
 }
 
@@ -88,19 +76,19 @@ mod tests {
     }
 
     #[test]
-    fn waiting_locks_share_or_exclude() {
-        let path = std::env::temp_dir().join(format!("flock-wait-{}", std::process::id()));
+    fn shared_locks_share_and_exclude_exclusive_ones() {
+        let path = std::env::temp_dir().join(format!("flock-shared-{}", std::process::id()));
         let a = File::create(&path).unwrap();
         let b = File::open(&path).unwrap();
-        lock_waiting(a.as_fd(), false).unwrap();
-        lock_waiting(b.as_fd(), false).unwrap();
+        assert!(try_lock(a.as_fd(), false).unwrap());
+        assert!(try_lock(b.as_fd(), false).unwrap());
         // Two shared holders: an exclusive try fails until both are gone.
         let c = File::open(&path).unwrap();
         assert!(!try_lock_exclusive(c.as_fd()).unwrap());
         drop((a, b));
-        lock_waiting(c.as_fd(), true).unwrap();
+        assert!(try_lock(c.as_fd(), true).unwrap());
         let d = File::open(&path).unwrap();
-        assert!(!try_lock_exclusive(d.as_fd()).unwrap());
+        assert!(!try_lock(d.as_fd(), false).unwrap());
         drop(c);
         std::fs::remove_file(&path).unwrap();
     }

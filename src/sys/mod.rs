@@ -45,7 +45,7 @@ pub mod xattr;
 
 #[cfg(target_os = "linux")]
 pub use epoll::{Epoll, EpollEvent};
-pub use flock::{lock_waiting, try_lock_exclusive};
+pub use flock::{try_lock, try_lock_exclusive};
 pub use rlimit::{open_file_limits, raise_open_file_limit};
 pub use signal::{Signal, TerminationSignals};
 

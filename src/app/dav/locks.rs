@@ -5,7 +5,9 @@
 //! listed, copied or archived), so every instance serving the folder sees the same locks and
 //! they outlive a restart. Each request that needs the locks reads the file under a shared
 //! `flock`; a `LOCK`, `UNLOCK` or a delete that ends locks rewrites it in place under an
-//! exclusive one (never unlinked, so no writer can be left holding a file nobody reads). The
+//! exclusive one (never unlinked, so no writer can be left holding a file nobody reads). A
+//! request tries for either lock for about a second (`LOCK_TRIES`), then answers 503: no
+//! worker waits on whoever else holds it. The
 //! last bytes read and their parse are kept, so a file that did not change is not parsed
 //! again. Without a table file (no lock was ever taken here) a write costs one failed `open`.
 //!
@@ -389,7 +391,7 @@ impl LockTable {
         if file.metadata().map_err(fs_error)?.len() == 0 {
             return Ok(Locks::default());
         }
-        wait_for_lock(&file, false);
+        wait_for_lock(&file, false)?;
         let bytes = read_bounded(&mut file)?;
         Ok(Locks {
             all: self.parsed(bytes),
@@ -405,7 +407,7 @@ impl LockTable {
     ) -> Result<R, Error> {
         let path = self.file.as_ref().ok_or(Error::NotFound)?;
         let mut file = open(path, true).map_err(fs_error)?;
-        wait_for_lock(&file, true);
+        wait_for_lock(&file, true)?;
         let before = read_bounded(&mut file)?;
         let now = SystemTime::now();
         let mut locks: Vec<Lock> = self
@@ -538,10 +540,27 @@ fn open(path: &Path, write: bool) -> io::Result<File> {
     }
 }
 
-/// Waits for the table file's shared or exclusive lock. Where it cannot be had (a file system
-/// without locks: `ENOLCK`), the table is used without, as uploads do.
-fn wait_for_lock(file: &File, exclusive: bool) {
-    let _ = crate::sys::lock_waiting(file.as_fd(), exclusive);
+/// How many times (1 ms apart) a request tries for the table file's lock before it gives up
+/// with 503. Another instance holds it only while it rewrites a small file; anything holding
+/// it longer (a stuck process, a hung network file system) must not hold a worker with it.
+const LOCK_TRIES: u32 = 1000;
+
+/// Takes the table file's shared or exclusive lock, trying for about a second. Where the file
+/// system has no locks (`ENOLCK`), the table is used without, as uploads do.
+///
+/// # Errors
+/// 503 when someone else holds a conflicting lock all that time.
+fn wait_for_lock(file: &File, exclusive: bool) -> Result<(), Error> {
+    for _ in 0..LOCK_TRIES {
+        match crate::sys::try_lock(file.as_fd(), exclusive) {
+            Ok(false) => std::thread::sleep(Duration::from_millis(1)),
+            Ok(true) | Err(_) => return Ok(()),
+        }
+    }
+    Err(Error::Busy {
+        retry_after: 1,
+        why: "the WebDAV lock table is held by another process",
+    })
 }
 
 /// The table file's bytes, at most [`MAX_LOCKS_FILE_BYTES`] (a longer file was not written
@@ -725,6 +744,31 @@ mod tests {
             assert!(t.snapshot().is_err(), "a FIFO is refused at once");
             assert!(t.try_add(lock(&["a"], false, true)).is_err());
         }
+    }
+
+    #[test]
+    fn a_table_held_elsewhere_is_503_not_a_wait_forever() {
+        let dir = Folder::new("held");
+        let t = dir.table();
+        assert!(t.try_add(lock(&["a"], false, true)).unwrap());
+        let other = File::open(dir.0.join(LOCKS_FILE)).unwrap();
+        // A process forked by another test meanwhile may hold a copy of the table's descriptor
+        // (and so its lock) until it execs: try until it has.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !crate::sys::try_lock(other.as_fd(), true).unwrap() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the table stayed locked"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(matches!(t.snapshot(), Err(Error::Busy { .. })));
+        assert!(matches!(
+            t.try_add(lock(&["b"], false, true)),
+            Err(Error::Busy { .. })
+        ));
+        drop(other);
+        assert_eq!(t.snapshot().unwrap().live().count(), 1);
     }
 
     #[test]
